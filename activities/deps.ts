@@ -1,0 +1,11 @@
+import type { DB } from '../db/database.js';
+
+/** What every activity factory gets: the database and the data root. Nothing global. */
+export interface ActivityDeps {
+  db: DB;
+  dataDir: string;
+  /** Folder with models (MindGrab etc.); the model store downloads into it when missing. */
+  modelsDir?: string;
+  /** Export root; defaults to `<dataDir>/export`. */
+  exportDir?: string;
+}

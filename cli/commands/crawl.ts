@@ -1,0 +1,71 @@
+// `openmind crawl` / `openmind resume`: start the crawl workflow and follow it with a progress bar.
+import path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { DB } from '../../db/database.js';
+import type { CrawlSource, CrawlSummary } from '../../lib/pipeline-types.js';
+import type { CrawlInput } from '../../workflows/crawl.js';
+import { ProgressLine } from '../progress.js';
+import { QUEUES } from '../../workflows/activities.js';
+
+export function crawlWorkflowId(name: string): string {
+  return `crawl/${name}`;
+}
+
+/** Start `crawl/<name>`; if it is already running, follow that run instead. */
+export async function startCrawl(client: Client, input: CrawlInput): Promise<string> {
+  const workflowId = crawlWorkflowId(input.name);
+  try {
+    await client.workflow.start('crawl', { taskQueue: QUEUES.io, workflowId, args: [input] });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    process.stderr.write(`crawl ${input.name} is already running; following it\n`);
+  }
+  return workflowId;
+}
+
+/** Wait for a crawl, drawing progress from its `progress` query and the scans table. */
+export async function followCrawl(client: Client, db: DB | undefined, workflowId: string, opts: { quiet?: boolean } = {}): Promise<CrawlSummary> {
+  const handle = client.workflow.getHandle(workflowId);
+  const bar = new ProgressLine();
+  let finished = false;
+  const result = handle.result().finally(() => (finished = true));
+  while (!finished && !opts.quiet) {
+    try {
+      const p = (await handle.query('progress')) as CrawlSummary & { running: string[] };
+      let extra = '';
+      if (db) {
+        const counts = await db
+          .selectFrom('scans')
+          .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+          .where('dataset_id', 'in', p.running.length ? p.running : [''])
+          .groupBy('status')
+          .execute();
+        const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
+        const total = counts.reduce((a, c) => a + Number(c.n), 0);
+        if (total) extra = `| running ${p.running.join(',')}: scans ${n('completed') + n('failed')}/${total}`;
+      }
+      bar.update({ label: 'datasets', done: p.completed + p.failed, total: p.datasets, failed: p.failed, extra });
+    } catch {
+      /* not started yet, or between runs (continue-as-new) */
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  bar.finish();
+  return (await result) as CrawlSummary;
+}
+
+export function sourcesFromArgs(folders: string[], openneuro: string[] | undefined, endpoint: string | undefined): CrawlSource[] {
+  const sources: CrawlSource[] = folders.map((f) => ({ kind: 'local', path: path.resolve(f) }));
+  if (openneuro?.length) {
+    sources.push({ kind: 'openneuro', endpoint, datasets: openneuro.includes('all') ? 'all' : openneuro });
+  }
+  return sources;
+}
+
+export function printCrawlSummary(s: CrawlSummary): void {
+  console.log(`crawl ${s.crawlId}: ${s.completed}/${s.datasets} datasets completed, ${s.failed} failed; scans ${s.scansCompleted} completed, ${s.scansFailed} failed of ${s.scans}`);
+  if (s.failures.length) {
+    console.log('failures:');
+    for (const f of s.failures) console.log(`  ${f.scanId ?? f.datasetId}  [${f.step ?? 'dataset'}] ${f.reason ?? ''}: ${f.message ?? ''}`);
+  }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// The `openmind` command line. Each command is a thin wrapper over services/, workflows and lib/.
+import path from 'node:path';
+import { Command } from 'commander';
+import { dataPaths, loadConfig } from '../services/config.js';
+import { openAppDatabase } from '../services/database.js';
+import { startRuntime } from './runtime.js';
+import { crawlWorkflowId, followCrawl, printCrawlSummary, sourcesFromArgs, startCrawl } from './commands/crawl.js';
+import { formatHistory, scanHistory } from './commands/history.js';
+import { runDemo } from './commands/demo.js';
+import { generateSampleDataset } from '../lib/sample/dataset.js';
+import { startDevServer } from '../services/temporal.js';
+import type { CrawlInput } from '../workflows/crawl.js';
+
+const program = new Command();
+program
+  .name('openmind')
+  .description('OpenMind pipeline: OpenNeuro brain-MRI studies into an SSL-ready 3D dataset, as Temporal workflows.\n' +
+    'Without TEMPORAL_ADDRESS a Temporal dev server is started (state in $OPENMIND_DATA_DIR/temporal.db);\n' +
+    'without DATABASE_URL an embedded PGlite database is used.')
+  .showHelpAfterError();
+
+program
+  .command('demo')
+  .description('run the whole pipeline on a generated sample dataset (embedded Temporal, workers and database)')
+  .option('--subjects <n>', 'subjects in the sample dataset', (v) => parseInt(v, 10), 3)
+  .option('--export-dir <dir>', 'export folder (default $OPENMIND_DATA_DIR/export)')
+  .action(async (o) => runDemo({ subjects: o.subjects, exportDir: o.exportDir }));
+
+program
+  .command('crawl')
+  .description('crawl datasets: local BIDS folders and/or OpenNeuro ids, then wait with a progress bar')
+  .argument('[folders...]', 'local BIDS dataset folders')
+  .option('--name <name>', 'crawl name (workflow id crawl/<name>)', `crawl-${new Date().toISOString().slice(0, 10)}`)
+  .option('--openneuro <ids...>', 'OpenNeuro dataset ids, or "all"')
+  .option('--endpoint <url>', 'OpenNeuro endpoint (default $OPENNEURO_ENDPOINT or https://openneuro.org)')
+  .option('--datasets-at-once <n>', 'datasets processed at once', (v) => parseInt(v, 10), 2)
+  .option('--scans-at-once <n>', 'scans processed at once per dataset', (v) => parseInt(v, 10), 8)
+  .option('--export-dir <dir>', 'export folder')
+  .option('--no-wait', 'start the crawl and return')
+  .option('--with-workers', 'also run workers in this process (default when no TEMPORAL_ADDRESS)')
+  .action(async (folders: string[], o) => {
+    const config = loadConfig();
+    const sources = sourcesFromArgs(folders, o.openneuro, o.endpoint ?? process.env.OPENNEURO_ENDPOINT);
+    if (sources.length === 0) throw new Error('nothing to crawl: give BIDS folders and/or --openneuro <ids|all>');
+    const input: CrawlInput = {
+      name: o.name,
+      sources,
+      options: { datasetConcurrency: o.datasetsAtOnce, scanConcurrency: o.scansAtOnce, exportDir: o.exportDir ? path.resolve(o.exportDir) : undefined },
+    };
+    const rt = await startRuntime(config, { workers: o.withWorkers, log: (s) => console.error(s) });
+    try {
+      const id = await startCrawl(rt.client, input);
+      console.error(`started ${id}${rt.uiUrl ? ` — UI ${rt.uiUrl}` : ''}`);
+      if (o.wait === false && !rt.embedded) return;
+      printCrawlSummary(await followCrawl(rt.client, rt.db, id));
+    } finally {
+      await rt.close();
+    }
+  });
+
+program
+  .command('resume')
+  .description('rerun a crawl with its recorded input; finished work is found by key and hash and skipped')
+  .argument('<crawl>', 'crawl name')
+  .option('--with-workers', 'also run workers in this process (default when no TEMPORAL_ADDRESS)')
+  .action(async (name: string, o) => {
+    const config = loadConfig();
+    const rt = await startRuntime(config, { workers: o.withWorkers, log: (s) => console.error(s) });
+    try {
+      const row = await rt.db.selectFrom('crawls').selectAll().where('id', '=', name).executeTakeFirst();
+      if (!row) throw new Error(`no crawl named ${name} in the database; \`openmind status\` lists crawls`);
+      const id = await startCrawl(rt.client, row.input as CrawlInput);
+      console.error(`resumed ${id}`);
+      printCrawlSummary(await followCrawl(rt.client, rt.db, id));
+    } finally {
+      await rt.close();
+    }
+  });
+
+program
+  .command('history')
+  .description("print a scan's whole timeline: every step attempt, its worker, timing, hashes, errors")
+  .argument('<scan-id>', 'e.g. ds000001:sub-01/anat/sub-01_T1w')
+  .option('--json', 'machine-readable output')
+  .action(async (scanId: string, o) => {
+    const db = await openAppDatabase(loadConfig());
+    try {
+      const h = await scanHistory(db, scanId);
+      if (o.json) console.log(JSON.stringify(h, null, 2));
+      else console.log(formatHistory(h, scanId));
+      if (!h.scan) process.exitCode = 1;
+    } finally {
+      await db.destroy();
+    }
+  });
+
+program
+  .command('status')
+  .description('crawls and their progress, with failures grouped by reason')
+  .argument('[crawl]', 'crawl name')
+  .option('--json', 'machine-readable output')
+  .action(async (name: string | undefined, o) => {
+    const db = await openAppDatabase(loadConfig());
+    try {
+      const crawls = await db.selectFrom('crawls').selectAll().$if(!!name, (q) => q.where('id', '=', name!)).orderBy('created_at', 'desc').execute();
+      const failures = await db
+        .selectFrom('scans')
+        .select((eb) => ['failure_step', 'failure_reason', eb.fn.countAll<number>().as('n')])
+        .where('status', '=', 'failed')
+        .groupBy(['failure_step', 'failure_reason'])
+        .execute();
+      if (o.json) return console.log(JSON.stringify({ crawls, failures }, null, 2));
+      for (const c of crawls) {
+        const s = c.summary as any;
+        console.log(`${c.id.padEnd(24)} ${c.status.padEnd(10)} ${s ? `${s.completed}/${s.datasets} datasets, ${s.scansCompleted} scans done, ${s.scansFailed} failed` : ''}`);
+      }
+      if (failures.length) {
+        console.log('\nfailed scans by reason:');
+        for (const f of failures) console.log(`  ${String(f.n).padStart(6)}  ${f.failure_step}: ${f.failure_reason}`);
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+
+program
+  .command('worker')
+  .description('run workers for task queues (needs TEMPORAL_ADDRESS)')
+  .option('--queues <list>', 'comma-separated: io,cpu,gpu', 'io,cpu,gpu')
+  .action(async (o) => {
+    const { startWorkerProcess } = await import('../workers/start.js');
+    await startWorkerProcess(o.queues.split(',').map((q: string) => q.trim()) as any);
+  });
+
+program
+  .command('server')
+  .description('serve the Temporal dev server and UI on the persistent state in the data folder')
+  .option('--port <n>', 'frontend port', (v) => parseInt(v, 10), 7233)
+  .option('--ui-port <n>', 'UI port', (v) => parseInt(v, 10), 8233)
+  .action(async (o) => {
+    const config = loadConfig();
+    const s = await startDevServer({ cli: config.temporalCli, dbFile: dataPaths(config.dataDir).temporalDb, port: o.port, uiPort: o.uiPort });
+    console.log(`Temporal at ${s.address}, UI at ${s.uiUrl}; Ctrl-C stops it`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await s.stop();
+  });
+
+program
+  .command('sample')
+  .description('write the generated sample BIDS dataset to a folder')
+  .argument('<dir>')
+  .option('--subjects <n>', 'subjects', (v) => parseInt(v, 10), 3)
+  .option('--tiny', 'tiny 4x4x4 images (orchestration benchmark)')
+  .action(async (dir: string, o) => {
+    const r = await generateSampleDataset(path.resolve(dir), { subjects: o.subjects, tiny: o.tiny });
+    console.log(`${r.images.length} images in ${r.dir}`);
+  });
+
+program.parseAsync().catch((e: Error) => {
+  console.error(`openmind: ${e.message}`);
+  if (process.env.OPENMIND_DEBUG) console.error(e.stack);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+// Small JSON shapes that travel through Temporal: ids, paths, hashes, summaries. Never voxels.
+
+export type DatasetSource =
+  | { kind: 'local'; path: string; datasetId?: string }
+  | { kind: 'openneuro'; datasetId: string; endpoint?: string; tag?: string; include?: string[]; exclude?: string[] };
+
+/** A crawl source as typed by a user: a local folder, or OpenNeuro dataset ids / "all". */
+export type CrawlSource =
+  | { kind: 'local'; path: string; datasetId?: string }
+  | { kind: 'openneuro'; endpoint?: string; datasets: string[] | 'all'; include?: string[]; exclude?: string[] };
+
+export interface PipelineOptions {
+  /** Scan child workflows run at once per dataset. */
+  scanConcurrency?: number;
+  /** Dataset child workflows run at once per crawl. */
+  datasetConcurrency?: number;
+  /** Export folder; default `<data dir>/export`. */
+  exportDir?: string;
+  /** Skip the export step (benchmarks). */
+  skipExport?: boolean;
+  /** Only the steps that do almost nothing (orchestration benchmark). */
+  orchestrationOnly?: boolean;
+}
+
+export interface ScanRef {
+  scanId: string;
+  datasetId: string;
+  path: string;
+  kind: '3d' | 'dwi';
+  modality: string;
+}
+
+export interface ScanOutcome {
+  scanId: string;
+  status: 'completed' | 'failed';
+  failedStep?: string;
+  reason?: string;
+  message?: string;
+  /** Steps that ran (false) or were found done (true). */
+  skipped: Record<string, boolean>;
+}
+
+export interface DatasetOutcome {
+  datasetId: string;
+  status: 'completed' | 'failed';
+  version?: string;
+  scans: number;
+  completed: number;
+  failed: number;
+  failures: { scanId: string; step?: string; reason?: string; message?: string }[];
+  reason?: string;
+  message?: string;
+  exportDir?: string;
+}
+
+export interface CrawlSummary {
+  crawlId: string;
+  datasets: number;
+  completed: number;
+  failed: number;
+  scans: number;
+  scansCompleted: number;
+  scansFailed: number;
+  failures: { datasetId: string; scanId?: string; step?: string; reason?: string; message?: string }[];
+}
+
+/** Result of a step activity: the audit interceptor reads skipped and the hashes. */
+export interface StepResult<R = unknown> {
+  skipped: boolean;
+  inputHash: string;
+  outputHash: string;
+  result: R;
+}

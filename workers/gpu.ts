@@ -1,0 +1,4 @@
+// Worker for the openmind-gpu task queue.
+import { startWorkerProcess } from './start.js';
+
+await startWorkerProcess(['gpu']);

@@ -1,0 +1,4 @@
+// Worker for the openmind-io task queue.
+import { startWorkerProcess } from './start.js';
+
+await startWorkerProcess(['io']);

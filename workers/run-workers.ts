@@ -1,0 +1,72 @@
+// Builds the Temporal workers for one or more task queues. Each queue's entrypoint (io.ts, cpu.ts,
+// gpu.ts) calls this; all.ts runs every queue in one process for the demo and tests.
+import os from 'node:os';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { createActivities, STEP_ACTIVITIES } from '../activities/index.js';
+import { AuditInterceptor, workerIdentity } from '../activities/audit.js';
+import type { DB } from '../db/database.js';
+import { TASK_QUEUES, repoRoot, type QueueName } from '../services/config.js';
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace?: string;
+  db: DB;
+  dataDir: string;
+  modelsDir?: string;
+  exportDir?: string;
+  queues: QueueName[];
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}
+
+let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundle workflows/ once per process (webpack takes a few seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  cachedBundle ??= bundleWorkflowCode({
+    workflowsPath: createRequire(import.meta.url).resolve(path.join(repoRoot, 'workflows', 'index.ts')),
+    logger: { info() {}, debug() {}, trace() {}, warn: console.warn, error: console.error, log() {} } as any,
+  });
+  return cachedBundle;
+}
+
+const CONCURRENCY: Record<QueueName, number> = {
+  io: 32,
+  cpu: Math.max(1, os.cpus().length),
+  gpu: 1,
+};
+
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const activities = createActivities({ db: setup.db, dataDir: setup.dataDir, modelsDir: setup.modelsDir, exportDir: setup.exportDir });
+  const bundle = setup.workflowBundle ?? (await workflowBundle());
+  const workers: Worker[] = [];
+  for (const q of setup.queues) {
+    const identity = workerIdentity(TASK_QUEUES[q]);
+    workers.push(
+      await Worker.create({
+        connection: setup.connection,
+        namespace: setup.namespace ?? 'default',
+        taskQueue: TASK_QUEUES[q],
+        identity,
+        activities,
+        // Workflows are orchestration only; they live on the I/O queue.
+        ...(q === 'io' ? { workflowBundle: bundle, maxConcurrentWorkflowTaskExecutions: 20 } : {}),
+        maxConcurrentActivityTaskExecutions: CONCURRENCY[q],
+        interceptors: {
+          activity: [(ctx) => ({ inbound: new AuditInterceptor(setup.db, ctx, identity, (t) => STEP_ACTIVITIES.has(t)) })],
+        },
+        shutdownGraceTime: '5 seconds',
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Run workers until SIGINT/SIGTERM. */
+export async function runWorkersUntilSignal(workers: Worker[]): Promise<void> {
+  const stop = () => workers.forEach((w) => w.shutdown());
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await Promise.all(workers.map((w) => w.run()));
+}

@@ -1,0 +1,125 @@
+// crawl: many datasets, each as a `dataset/<id>` child, a bounded number at a time.
+// Input: CrawlInput (plain JSON; paste into the UI's Start Workflow form). Output: CrawlSummary.
+// Continues-as-new with the remaining datasets when Temporal suggests it, so 1,000 datasets never
+// make an oversized history. One dataset's failure is recorded in the summary, never rethrown.
+import {
+  continueAsNew, defineQuery, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
+  ParentClosePolicy,
+} from '@temporalio/workflow';
+import type { CrawlSource, CrawlSummary, DatasetOutcome, DatasetSource, PipelineOptions } from '../lib/pipeline-types.js';
+import { activitiesFor, failureInfo, inWindow } from './activities.js';
+import { datasetIdOf, datasetPipeline } from './dataset-pipeline.js';
+import { CrawlId, DatasetId, Status, Step } from './search-attributes.js';
+
+export interface CrawlInput {
+  /** The crawl's name; its workflow id is `crawl/<name>`. */
+  name: string;
+  sources: CrawlSource[];
+  options?: PipelineOptions & { heartbeatSeconds?: number; scanPageSize?: number };
+  /** Set by continue-as-new; not for users. */
+  carried?: { pending: DatasetJob[]; summary: CrawlSummary };
+}
+
+export interface DatasetJob {
+  datasetId: string;
+  source: DatasetSource;
+}
+
+export const crawlProgressQuery = defineQuery<CrawlSummary & { pending: number; running: string[] }>('progress');
+
+const MAX_FAILURES_CARRIED = 200;
+
+export async function crawl(input: CrawlInput): Promise<CrawlSummary> {
+  const crawlId = input.name;
+  const opts = input.options ?? {};
+  const acts = activitiesFor(opts.heartbeatSeconds);
+  let pending: DatasetJob[];
+  let summary: CrawlSummary;
+  if (input.carried) {
+    ({ pending, summary } = input.carried);
+  } else {
+    await acts.io.recordCrawl({ crawlId, status: 'running', input: { name: input.name, sources: input.sources, options: input.options ?? {} } });
+    pending = await expandSources(input.sources, acts);
+    summary = { crawlId, datasets: pending.length, completed: 0, failed: 0, scans: 0, scansCompleted: 0, scansFailed: 0, failures: [] };
+  }
+  const running = new Set<string>();
+  setHandler(crawlProgressQuery, () => ({ ...summary, pending: pending.length, running: [...running] }));
+  upsertSearchAttributes([{ key: CrawlId, value: crawlId }, { key: Status, value: 'running' }]);
+
+  const report = () =>
+    setCurrentDetails(
+      `**crawl ${crawlId}**: ${summary.completed + summary.failed}/${summary.datasets} datasets ` +
+        `(${summary.failed} failed), ${summary.scansCompleted} scans done, ${summary.scansFailed} failed; running: ${[...running].join(', ') || '-'}`,
+    );
+  report();
+
+  // Work through the pending list in batches so continue-as-new can happen between them.
+  const window = opts.datasetConcurrency ?? 2;
+  while (pending.length > 0) {
+    const batch = pending.slice(0, Math.max(window * 4, 1));
+    await inWindow(batch, window, async (job) => {
+      running.add(job.datasetId);
+      report();
+      const outcome = await runDataset(job, crawlId, opts);
+      running.delete(job.datasetId);
+      addOutcome(summary, outcome);
+      report();
+    });
+    pending = pending.slice(batch.length);
+    if (pending.length > 0 && workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof crawl>({ ...input, carried: { pending, summary } });
+    }
+  }
+
+  if (!opts.skipExport) await acts.io.writeMetadataTable({ exportDir: opts.exportDir });
+  await acts.io.recordCrawl({ crawlId, status: 'completed', summary });
+  upsertSearchAttributes([{ key: Step, value: 'done' }, { key: Status, value: 'completed' }]);
+  report();
+  return summary;
+}
+
+async function expandSources(sources: CrawlSource[], acts: ReturnType<typeof activitiesFor>): Promise<DatasetJob[]> {
+  const jobs: DatasetJob[] = [];
+  for (const s of sources) {
+    if (s.kind === 'local') {
+      const source: DatasetSource = { kind: 'local', path: s.path, datasetId: s.datasetId };
+      jobs.push({ datasetId: datasetIdOf({ source, datasetId: s.datasetId }), source });
+    } else {
+      const ids = s.datasets === 'all' ? await acts.io.listOpenNeuroDatasets({ endpoint: s.endpoint }) : s.datasets;
+      for (const id of ids) jobs.push({ datasetId: id, source: { kind: 'openneuro', datasetId: id, endpoint: s.endpoint, include: s.include, exclude: s.exclude } });
+    }
+  }
+  const seen = new Set<string>();
+  return jobs.filter((j) => (seen.has(j.datasetId) ? false : (seen.add(j.datasetId), true)));
+}
+
+async function runDataset(job: DatasetJob, crawlId: string, opts: CrawlInput['options'] & object): Promise<DatasetOutcome> {
+  try {
+    const handle = await startChild(datasetPipeline, {
+      workflowId: `dataset/${job.datasetId}`,
+      args: [{ source: job.source, datasetId: job.datasetId, crawlId, options: { ...opts, writeTable: false } }],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+      typedSearchAttributes: [
+        { key: CrawlId, value: crawlId },
+        { key: DatasetId, value: job.datasetId },
+        { key: Status, value: 'running' },
+      ],
+    });
+    return await handle.result();
+  } catch (err) {
+    const f = failureInfo(err);
+    return { datasetId: job.datasetId, status: 'failed', scans: 0, completed: 0, failed: 0, failures: [], reason: f.reason, message: f.message };
+  }
+}
+
+function addOutcome(summary: CrawlSummary, o: DatasetOutcome): void {
+  if (o.status === 'completed') summary.completed++;
+  else summary.failed++;
+  summary.scans += o.scans;
+  summary.scansCompleted += o.completed;
+  summary.scansFailed += o.failed;
+  if (o.status === 'failed') summary.failures.push({ datasetId: o.datasetId, reason: o.reason, message: o.message });
+  for (const f of o.failures) summary.failures.push({ datasetId: o.datasetId, scanId: f.scanId, step: f.step, reason: f.reason, message: f.message });
+  // The full list is in the database; the workflow carries the first ones only.
+  if (summary.failures.length > MAX_FAILURES_CARRIED) summary.failures.length = MAX_FAILURES_CARRIED;
+}

@@ -1,0 +1,144 @@
+// datasetPipeline: one dataset as a retryable graph.
+//   ingest → metadata (dataset-level) → scans (scanPipeline children, bounded window, paged) → export
+// Input: DatasetPipelineInput (plain JSON, UI-friendly). Output: DatasetOutcome.
+// Continues-as-new between scan pages when Temporal suggests it, so 15k-scan datasets stay small.
+import {
+  continueAsNew, defineQuery, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
+  ParentClosePolicy,
+} from '@temporalio/workflow';
+import type { DatasetOutcome, DatasetSource, PipelineOptions, ScanOutcome, ScanRef } from '../lib/pipeline-types.js';
+import { activitiesFor, failureInfo, inWindow } from './activities.js';
+import { CrawlId, DatasetId, Modality, ScanId, Status, Step } from './search-attributes.js';
+import { scanPipeline } from './scan-pipeline.js';
+
+export interface DatasetPipelineInput {
+  source: DatasetSource;
+  /** Defaults to the source's id, or the folder name for a local source. */
+  datasetId?: string;
+  crawlId?: string;
+  options?: PipelineOptions & { heartbeatSeconds?: number; scanPageSize?: number; writeTable?: boolean };
+  /** Set by continue-as-new; not for users. */
+  resume?: { cursor?: string; scansSeen: number };
+}
+
+export interface DatasetProgress {
+  datasetId: string;
+  phase: string;
+  scansSeen: number;
+  scansDone: number;
+  scansFailed: number;
+}
+
+export const datasetProgressQuery = defineQuery<DatasetProgress>('progress');
+
+export function datasetIdOf(input: DatasetPipelineInput): string {
+  if (input.datasetId) return input.datasetId;
+  if (input.source.kind === 'openneuro') return input.source.datasetId;
+  const base = input.source.path.replace(/\/+$/, '').split('/').pop() ?? 'dataset';
+  return base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'dataset';
+}
+
+export async function datasetPipeline(input: DatasetPipelineInput): Promise<DatasetOutcome> {
+  const datasetId = datasetIdOf(input);
+  const opts = input.options ?? {};
+  const acts = activitiesFor(opts.heartbeatSeconds);
+  const keys = { datasetId, crawlId: input.crawlId };
+  const progress: DatasetProgress = { datasetId, phase: 'ingest', scansSeen: input.resume?.scansSeen ?? 0, scansDone: 0, scansFailed: 0 };
+  setHandler(datasetProgressQuery, () => progress);
+  const phase = (name: string) => {
+    progress.phase = name;
+    upsertSearchAttributes([{ key: Step, value: name }, { key: Status, value: 'running' }]);
+    setCurrentDetails(`**${datasetId}** — ${name}: ${progress.scansDone} done, ${progress.scansFailed} failed of ${progress.scansSeen} scans seen`);
+  };
+
+  let version: string | undefined;
+  if (!input.resume) {
+    phase('ingest');
+    try {
+      const ingest = await acts.io.ingestDataset({ ...keys, source: input.source });
+      version = ingest.version;
+    } catch (err) {
+      return await failDataset(datasetId, input, err);
+    }
+    phase('metadata');
+    try {
+      await acts.io.harmonizeMetadata(keys);
+    } catch (err) {
+      // Metadata problems never stop the images; the reason is in scan_events.
+      const f = failureInfo(err);
+      setCurrentDetails(`**${datasetId}** metadata failed: ${f.message}`);
+    }
+  }
+
+  phase('scans');
+  const pageSize = opts.scanPageSize ?? 200;
+  let cursor = input.resume?.cursor;
+  for (;;) {
+    const page: ScanRef[] = await acts.io.listScanPage({ datasetId, after: cursor, limit: pageSize });
+    if (page.length === 0) break;
+    progress.scansSeen += page.length;
+    await inWindow(page, opts.scanConcurrency ?? 8, async (scan) => {
+      const outcome = await runScan(scan, input.crawlId, opts.heartbeatSeconds);
+      if (outcome.status === 'completed') progress.scansDone++;
+      else progress.scansFailed++;
+    });
+    cursor = page[page.length - 1].scanId;
+    setCurrentDetails(`**${datasetId}** — scans: ${progress.scansDone} done, ${progress.scansFailed} failed of ${progress.scansSeen} seen`);
+    if (page.length < pageSize) break;
+    if (workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof datasetPipeline>({ ...input, datasetId, resume: { cursor, scansSeen: progress.scansSeen } });
+    }
+  }
+
+  let exportDir: string | undefined;
+  if (!opts.skipExport) {
+    phase('export');
+    const exported = await acts.io.exportDataset({ ...keys, exportDir: opts.exportDir });
+    exportDir = exported.result.exportDir;
+    if (opts.writeTable !== false) await acts.io.writeMetadataTable({ ...keys, exportDir: opts.exportDir });
+  }
+  const counts = await acts.io.datasetCounts({ datasetId });
+  await acts.io.markDatasetFinished({ datasetId, status: 'completed' });
+  upsertSearchAttributes([{ key: Step, value: 'done' }, { key: Status, value: 'completed' }]);
+  progress.phase = 'done';
+  setCurrentDetails(`**${datasetId}** done: ${counts.completed} completed, ${counts.failed} failed of ${counts.scans} scans`);
+  return { datasetId, status: 'completed', version, ...counts, exportDir };
+}
+
+async function runScan(scan: ScanRef, crawlId: string | undefined, heartbeatSeconds?: number): Promise<ScanOutcome> {
+  try {
+    const handle = await startChild(scanPipeline, {
+      workflowId: `scan/${scan.datasetId}/${scan.path}`,
+      args: [{ scan, crawlId, heartbeatSeconds }],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+      typedSearchAttributes: [
+        { key: DatasetId, value: scan.datasetId },
+        { key: ScanId, value: scan.scanId },
+        { key: Modality, value: scan.modality },
+        ...(crawlId ? [{ key: CrawlId, value: crawlId }] : []),
+        { key: Step, value: 'start' },
+        { key: Status, value: 'running' },
+      ],
+    });
+    return await handle.result();
+  } catch (err) {
+    // The child itself broke (terminated, timed out): count the scan as failed, keep going.
+    const f = failureInfo(err);
+    await activitiesFor(heartbeatSeconds).io.markScanFailed({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId, step: 'scanPipeline', reason: f.reason, message: f.message });
+    return { scanId: scan.scanId, status: 'failed', failedStep: 'scanPipeline', reason: f.reason, message: f.message, skipped: {} };
+  }
+}
+
+async function failDataset(datasetId: string, input: DatasetPipelineInput, err: unknown): Promise<DatasetOutcome> {
+  const f = failureInfo(err);
+  const acts = activitiesFor(input.options?.heartbeatSeconds);
+  await acts.io.recordDatasetFailure({
+    datasetId,
+    sourceKind: input.source.kind,
+    sourceUri: input.source.kind === 'local' ? input.source.path : input.source.datasetId,
+    reason: `${f.reason}: ${f.message}`,
+  });
+  upsertSearchAttributes([{ key: Status, value: 'failed' }]);
+  setCurrentDetails(`**${datasetId}** failed: ${f.message}`);
+  return { datasetId, status: 'failed', scans: 0, completed: 0, failed: 0, failures: [], reason: f.reason, message: f.message };
+}
