@@ -30,7 +30,7 @@ export function createValidateActivities(deps: ActivityDeps) {
     const outcome = await runIdempotentStep<ValidateOutput>(
       db,
       // The file fingerprint (annex key, or size:mtime) names the input before its hash is known.
-      { datasetId: scan.dataset_id, scanId: scan.id, step: 'validate', stepVersion: VALIDATE_VERSION, inputHash: scan.annex_key ?? '', params: { kind: scan.kind } },
+      { datasetId: scan.dataset_id, scanId: scan.id, step: 'validateScan', stepVersion: VALIDATE_VERSION, inputHash: scan.annex_key ?? '', params: { kind: scan.kind } },
       {
         verify: async (r) => scan.content_hash === r.sha256,
         compute: async () => {
