@@ -11,6 +11,10 @@ import { runDemo } from './commands/demo.js';
 import { generateSampleDataset } from '../lib/sample/dataset.js';
 import { startDevServer } from '../services/temporal.js';
 import type { CrawlInput } from '../workflows/crawl.js';
+import { installLogger } from '../services/logging.js';
+
+// The CLI shows errors only; worker processes (workers/*.ts) log warnings too.
+installLogger((process.env.OPENMIND_LOG_LEVEL ?? 'ERROR').toUpperCase() as 'ERROR');
 
 const program = new Command();
 program

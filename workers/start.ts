@@ -4,8 +4,10 @@ import { loadConfig, type QueueName } from '../services/config.js';
 import { openAppDatabase } from '../services/database.js';
 import { connectWorker } from '../services/temporal.js';
 import { createWorkers, runWorkersUntilSignal } from './run-workers.js';
+import { installLogger } from '../services/logging.js';
 
 export async function startWorkerProcess(queues: QueueName[]): Promise<void> {
+  installLogger();
   const config = loadConfig();
   if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set: workers need a running Temporal server (or use `openmind demo`)');
   const db = await openAppDatabase(config);

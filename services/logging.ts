@@ -1,0 +1,9 @@
+// One Temporal runtime logger per process: warnings and errors by default (OPENMIND_LOG_LEVEL to change).
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+
+let installed = false;
+export function installLogger(level = (process.env.OPENMIND_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
