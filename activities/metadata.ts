@@ -1,10 +1,58 @@
+// Metadata step (I/O queue, dataset-level): harmonize participants, sessions and sidecars into one
+// schema, store it per subject/session/scan with provenance, and fill the export table's columns.
+import path from 'node:path';
 import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
+import { hashJson } from '../lib/files.js';
+import { harmonizeDataset, exportRowFor, imageFor, loadDatasetTextFiles } from '../lib/metadata/index.js';
+
+export const METADATA_VERSION = '1';
+
 export function createMetadataActivities(deps: ActivityDeps) {
-  async function harmonizeMetadata(input: { datasetId: string }): Promise<StepResult<unknown>> {
-    const ds = await deps.db.selectFrom('datasets').select(['id', 'version']).where('id', '=', input.datasetId).executeTakeFirstOrThrow();
-    return runIdempotentStep(deps.db, { datasetId: ds.id, scanId: null, step: 'harmonizeMetadata', stepVersion: '0', inputHash: ds.version ?? '' }, { compute: async () => ({ result: {}, outputHash: 'x' }) });
+  const { db } = deps;
+
+  async function harmonizeMetadata(input: { datasetId: string }): Promise<StepResult<{ participants: number; images: number; issues: number }>> {
+    const ds = await db.selectFrom('datasets').select(['id', 'source_kind', 'source_uri', 'version']).where('id', '=', input.datasetId).executeTakeFirstOrThrow();
+    const root = ds.source_kind === 'local' ? ds.source_uri : path.join(deps.dataDir, 'raw', ds.id);
+    return runIdempotentStep(db, { datasetId: ds.id, scanId: null, step: 'harmonizeMetadata', stepVersion: METADATA_VERSION, inputHash: ds.version ?? '' }, {
+      compute: async () => {
+        const files = await loadDatasetTextFiles(root);
+        const h = harmonizeDataset({ ...files, datasetId: ds.id });
+        const participants = new Map(h.participants.map((p) => [p.participantId, p]));
+        for (const p of h.participants) {
+          await db
+            .insertInto('subjects')
+            .values({ dataset_id: ds.id, subject_id: p.participantId, metadata: JSON.stringify(p) })
+            .onConflict((c) => c.columns(['dataset_id', 'subject_id']).doUpdateSet({ metadata: JSON.stringify(p) }))
+            .execute();
+        }
+        const scans = await db.selectFrom('scans').select(['id', 'path', 'metadata']).where('dataset_id', '=', ds.id).execute();
+        for (const s of scans) {
+          const image = imageFor(h, s.path);
+          const row = exportRowFor(h, s.path);
+          const participant = image ? participants.get(image.subject) : undefined;
+          // Each value with its provenance, so `openmind history` shows how the scan's metadata was derived.
+          const { sessions: _sessions, ...participantValues } = participant ?? ({} as Record<string, unknown>);
+          const metadata = {
+            ...((s.metadata as object | null) ?? {}),
+            export: row,
+            participant: participant ? participantValues : null,
+            acquisition: image?.acquisition ?? null,
+            sidecars: image?.sidecarChain ?? [],
+          };
+          await db.updateTable('scans').set({ metadata: JSON.stringify(metadata) }).where('id', '=', s.id).execute();
+        }
+        await db
+          .updateTable('datasets')
+          .set({ metadata: JSON.stringify({ report: h.report }) })
+          .where('id', '=', ds.id)
+          .execute();
+        const result = { participants: h.participants.length, images: h.images.length, issues: h.report.issues.length };
+        return { result, outputHash: hashJson({ participants: h.participants, images: h.images }) };
+      },
+    });
   }
+
   return { harmonizeMetadata };
 }

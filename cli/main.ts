@@ -161,6 +161,20 @@ program
     console.log(`${r.images.length} images in ${r.dir}`);
   });
 
+program
+  .command('harmonize')
+  .description('harmonized participants, sessions and per-image acquisition values with provenance (no Temporal or database)')
+  .argument('<target>', 'a BIDS folder, a skeleton .tar.gz, or an id of ../shared/openneuro')
+  .option('--json', 'machine-readable output')
+  .action(async (target: string, o) => (await import('./commands/harmonize.js')).runHarmonize(target, { json: o.json }));
+
+program
+  .command('metadata-coverage')
+  .description('share of participants with age and sex, OpenNeuro raw rule against harmonized, over a folder of skeletons')
+  .argument('[dir]', 'folder of dataset skeletons (default ../shared/openneuro)')
+  .option('--json', 'machine-readable output')
+  .action(async (dir: string | undefined, o) => (await import('./commands/metadata-coverage.js')).runMetadataCoverage(dir ?? '', { json: o.json }));
+
 program.parseAsync().catch((e: Error) => {
   console.error(`openmind: ${e.message}`);
   if (process.env.OPENMIND_DEBUG) console.error(e.stack);

@@ -75,6 +75,14 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
       assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/anat\/sub-0[12]_(T1w|T2w|FLAIR)\.nii\.gz$/);
     }
 
+    // Harmonized metadata fills the table: decimal-comma age, sex levels, inherited sidecar, TR in ms → s.
+    const t1 = mine.find((r) => r.image_path.endsWith('sub-02_T1w.nii.gz'))!;
+    assert.equal(Number(t1.age), 31.5);
+    assert.equal(t1.sex, 'male');
+    assert.equal(t1.manufacturer, 'Siemens');
+    assert.equal(Number(t1.magnetic_field_strength), 3);
+    assert.equal(Number(t1.repetition_time), 2.3);
+
     // Audit: one completed validate attempt per good scan, with the content hash as its output.
     for (const s of completed) {
       const ev = await env.db.selectFrom('scan_events').selectAll().where('scan_id', '=', s.id).where('step', '=', 'validateScan').execute();
@@ -156,7 +164,8 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     const failedScans: string[] = [];
     for await (const wf of client.workflow.list({ query: `DatasetId = '${DS}' AND \`Status\` = 'failed'` })) failedScans.push(wf.workflowId);
     assert.ok(failedScans.length >= 4);
-    const ds = await client.workflow.getHandle(`dataset/${DS}`).query('progress');
+    // A closed workflow answers queries by replay, which needs a worker polling.
+    const ds = await withWorkers(env, dataDir, () => client.workflow.getHandle(`dataset/${DS}`).query('progress'));
     assert.equal((ds as { phase: string }).phase, 'done');
   });
 });

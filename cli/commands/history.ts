@@ -41,10 +41,10 @@ export function formatHistory(h: ScanHistory, scanId: string): string {
     lines.push('', 'derived files:');
     for (const d of h.derived as any[]) lines.push(`  ${d.kind.padEnd(12)} ${d.path}  sha256 ${short(d.content_hash)}  ${JSON.stringify(d.provenance)}`);
   }
-  const meta = s.metadata as { export?: Record<string, unknown>; acquisition?: Record<string, any> } | null;
-  if (meta?.acquisition) {
+  const meta = s.metadata as { export?: Record<string, unknown>; acquisition?: Record<string, any>; participant?: Record<string, any> } | null;
+  if (meta?.acquisition || meta?.participant) {
     lines.push('', 'metadata (value ← source, rule, confidence):');
-    for (const [k, v] of Object.entries(meta.acquisition)) {
+    for (const [k, v] of Object.entries({ ...(meta.participant ?? {}), ...(meta.acquisition ?? {}) })) {
       if (v && typeof v === 'object' && 'provenance' in v) {
         const p = (v as any).provenance ?? {};
         lines.push(`  ${k.padEnd(24)} ${JSON.stringify((v as any).value)} ← ${p.file ?? '?'}:${p.field ?? '?'} (${p.rule ?? '?'}, ${p.confidence ?? '?'})`);
