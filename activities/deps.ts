@@ -6,6 +6,8 @@ export interface ActivityDeps {
   dataDir: string;
   /** Folder with models (MindGrab etc.); the model store downloads into it when missing. */
   modelsDir?: string;
+  /** OpenNeuro endpoint when a source names none. */
+  openneuroEndpoint?: string;
   /** Export root; defaults to `<dataDir>/export`. */
   exportDir?: string;
 }

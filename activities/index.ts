@@ -25,5 +25,5 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Activities that are pipeline steps: each attempt gets a scan_events row. */
 export const STEP_ACTIVITIES = new Set<string>([
-  'ingestDataset', 'validateScan', 'harmonizeMetadata', 'exportDataset', 'writeMetadataTable',
+  'ingestDataset', 'ingestOpenNeuro', 'fetchScan', 'validateScan', 'harmonizeMetadata', 'exportDataset', 'writeMetadataTable',
 ]);

@@ -170,6 +170,7 @@ export function createIngestActivities(deps: ActivityDeps) {
 
   /** A page of a dataset's scans, in id order; the workflow pages so its history stays small. */
   async function listScanPage(input: { datasetId: string; after?: string; limit: number }): Promise<ScanRef[]> {
+    const ds = await db.selectFrom('datasets').select('source_kind').where('id', '=', input.datasetId).executeTakeFirst();
     let q = db
       .selectFrom('scans')
       .select(['id', 'dataset_id', 'path', 'kind', 'modality'])
@@ -178,7 +179,8 @@ export function createIngestActivities(deps: ActivityDeps) {
       .limit(input.limit);
     if (input.after) q = q.where('id', '>', input.after);
     const rows = await q.execute();
-    return rows.map((r) => ({ scanId: r.id, datasetId: r.dataset_id, path: r.path, kind: r.kind, modality: r.modality }));
+    const remote = ds?.source_kind === 'openneuro';
+    return rows.map((r) => ({ scanId: r.id, datasetId: r.dataset_id, path: r.path, kind: r.kind, modality: r.modality, ...(remote ? { remote } : {}) }));
   }
 
   return { ingestDataset, listScanPage };

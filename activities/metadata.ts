@@ -5,7 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { hashJson } from '../lib/files.js';
-import { harmonizeDataset, exportRowFor, imageFor, loadDatasetTextFiles } from '../lib/metadata/index.js';
+import { harmonizeDataset, exportRowFor, imageFor, inMemoryDatasetFiles, loadDatasetTextFiles } from '../lib/metadata/index.js';
 
 export const METADATA_VERSION = '1';
 
@@ -17,8 +17,16 @@ export function createMetadataActivities(deps: ActivityDeps) {
     const root = ds.source_kind === 'local' ? ds.source_uri : path.join(deps.dataDir, 'raw', ds.id);
     return runIdempotentStep(db, { datasetId: ds.id, scanId: null, step: 'harmonizeMetadata', stepVersion: METADATA_VERSION, inputHash: ds.version ?? '' }, {
       compute: async () => {
-        const files = await loadDatasetTextFiles(root);
-        const h = harmonizeDataset({ ...files, datasetId: ds.id });
+        const onDisk = await loadDatasetTextFiles(root);
+        // A remote dataset's images are not on disk yet at this point: its paths come from the scans table.
+        const scanPaths = ds.source_kind === 'local' ? [] : (await db.selectFrom('scans').select('path').where('dataset_id', '=', ds.id).execute()).map((r) => r.path);
+        const texts: Record<string, string> = {};
+        for (const p of onDisk.paths()) {
+          const t = ds.source_kind === 'local' ? undefined : onDisk.readText(p);
+          if (t !== undefined) texts[p] = t;
+        }
+        const files = ds.source_kind === 'local' ? { ...onDisk, datasetId: ds.id } : inMemoryDatasetFiles(ds.id, texts, [...onDisk.paths(), ...scanPaths]);
+        const h = harmonizeDataset(files);
         const participants = new Map(h.participants.map((p) => [p.participantId, p]));
         for (const p of h.participants) {
           await db

@@ -1,11 +1,178 @@
-// OpenNeuro source activities (I/O queue).
+// OpenNeuro source activities (I/O queue): the catalog, a snapshot's ingest (listing, selection,
+// metadata downloads, scan registration) and one image's resumable verified download.
+import path from 'node:path';
+import fsp from 'node:fs/promises';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
+import type { DatasetSource, StepResult } from '../lib/pipeline-types.js';
+import { runIdempotentStep } from './ledger.js';
+import { setProgress } from './heartbeat.js';
+import { hashJson, safeJoin, UnsafePathError } from '../lib/files.js';
+import { classifyImage, parseBidsPath, scanIdFor } from '../lib/bids/index.js';
+import {
+  candidateUrls, downloadFile, graphqlRequest, isAlreadyDownloaded, isOpenNeuroError, listCatalog, listSnapshotFiles, selectFiles,
+  type SnapshotFile,
+} from '../lib/openneuro/index.js';
 
-export function createOpenNeuroActivities(_deps: ActivityDeps) {
-  /** Dataset ids of the public MRI catalog. */
-  async function listOpenNeuroDatasets(_input: { endpoint?: string }): Promise<string[]> {
-    throw ApplicationFailure.nonRetryable('the OpenNeuro catalog source is not available in this build', 'UnsupportedData');
+export const FETCH_VERSION = '1';
+const DEFAULT_ENDPOINT = 'https://openneuro.org';
+
+interface LatestSnapshot {
+  tag: string;
+  hexsha?: string;
+  created?: string;
+  name?: string;
+  doi?: string;
+}
+
+const LATEST_QUERY = `query Latest($id: ID!) { dataset(id: $id) { id latestSnapshot { id tag created hexsha description { Name DatasetDOI } } } }`;
+
+async function latestSnapshot(endpoint: string, datasetId: string): Promise<LatestSnapshot> {
+  const data = await graphqlRequest<{ dataset: { latestSnapshot: { tag: string; hexsha?: string; created?: string; description?: { Name?: string; DatasetDOI?: string } } | null } | null }>(
+    endpoint, LATEST_QUERY, { id: datasetId },
+  );
+  const snap = data.dataset?.latestSnapshot;
+  if (!snap) throw ApplicationFailure.nonRetryable(`OpenNeuro has no snapshot of ${datasetId}`, 'InvalidInput', { reason: 'no_snapshot' });
+  return { tag: snap.tag, hexsha: snap.hexsha ?? undefined, created: snap.created ?? undefined, name: snap.description?.Name ?? undefined, doi: snap.description?.DatasetDOI ?? undefined };
+}
+
+/** Map a lib/openneuro error to a Temporal failure: bad data is final, the network is retried. */
+function asFailure(e: unknown): unknown {
+  if (e instanceof UnsafePathError) return ApplicationFailure.nonRetryable(e.message, 'InvalidInput', { reason: 'unsafe_path' });
+  if (isOpenNeuroError(e) && ['checksum_mismatch', 'size_mismatch', 'html_instead_of_data', 'not_found', 'unsafe_path'].includes(e.reason)) {
+    return ApplicationFailure.nonRetryable(e.message, 'InvalidInput', { reason: e.reason });
   }
-  return { listOpenNeuroDatasets };
+  return e;
+}
+
+export function createOpenNeuroActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  const endpointOf = (source?: { endpoint?: string }) => source?.endpoint ?? deps.openneuroEndpoint ?? DEFAULT_ENDPOINT;
+  const rawRoot = (datasetId: string) => safeJoin(path.join(deps.dataDir, 'raw'), datasetId);
+
+  /** Dataset ids of the public MRI catalog. */
+  async function listOpenNeuroDatasets(input: { endpoint?: string }): Promise<string[]> {
+    const entries = await listCatalog(endpointOf(input));
+    return entries.map((e) => e.datasetId);
+  }
+
+  /**
+   * Ingest an OpenNeuro snapshot: an unchanged snapshot (same tag and hexsha) is skipped without
+   * listing; otherwise list, select, download metadata files, and register the images as scans
+   * whose bytes the scan pipeline's `fetchScan` step downloads.
+   */
+  async function ingestOpenNeuro(input: { datasetId: string; crawlId?: string; source: DatasetSource & { kind: 'openneuro' } }) {
+    const { datasetId, source } = input;
+    const endpoint = endpointOf(source);
+    const snap = source.tag ? { tag: source.tag } as LatestSnapshot : await latestSnapshot(endpoint, datasetId);
+    const version = snap.tag;
+    const prior = await db.selectFrom('datasets').select(['version', 'hexsha', 'status']).where('id', '=', datasetId).executeTakeFirst();
+    if (prior && prior.version === version && (prior.hexsha ?? null) === (snap.hexsha ?? null) && prior.status !== 'failed') {
+      const scans = await db.selectFrom('scans').select((eb) => eb.fn.countAll<number>().as('n')).where('dataset_id', '=', datasetId).executeTakeFirstOrThrow();
+      return { datasetId, version, scans: Number(scans.n), changedScans: 0, skipped: true, inputHash: `${version}:${snap.hexsha ?? ''}`, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
+    }
+    const listing = await listSnapshotFiles(endpoint, datasetId, version);
+    const selected = selectFiles(listing.files, { include: source.include, exclude: source.exclude });
+    const root = rawRoot(datasetId);
+    const refused = [...listing.rejected.map((r) => ({ path: r.path, reason: r.reason, why: r.why }))];
+
+    // Metadata and gradient tables are small: fetch them here, so harmonization and DWI checks can read them.
+    const small = selected.filter((f) => f.role !== 'image');
+    let done = 0;
+    for (const f of small) {
+      let dest: string;
+      try {
+        dest = safeJoin(root, f.path);
+      } catch (e) {
+        refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
+        continue;
+      }
+      if (!(await isAlreadyDownloaded(dest, f.size, f.key))) {
+        await downloadFile({ urls: candidateUrls(f, { endpoint, datasetId }), dest, expectedSize: f.size, key: f.key, signal: Context.current().cancellationSignal }).catch((e) => {
+          throw asFailure(e);
+        });
+      }
+      setProgress({ phase: 'metadata', done: ++done, total: small.length });
+    }
+
+    await db
+      .insertInto('datasets')
+      .values({
+        id: datasetId, source_kind: 'openneuro', source_uri: `${endpoint}#${datasetId}`, version, hexsha: snap.hexsha ?? null, doi: snap.doi ?? null,
+        name: snap.name ?? null, status: 'ingested', failure_reason: null,
+        metadata: JSON.stringify({ snapshot: snap, listing: { files: listing.files.length, selected: selected.length, method: listing.method, fallbackReason: listing.fallbackReason ?? null }, refused }),
+      })
+      .onConflict((c) => c.column('id').doUpdateSet((eb) => ({
+        source_uri: eb.ref('excluded.source_uri'), version: eb.ref('excluded.version'), hexsha: eb.ref('excluded.hexsha'), doi: eb.ref('excluded.doi'),
+        name: eb.ref('excluded.name'), status: 'ingested', failure_reason: null, metadata: eb.ref('excluded.metadata'), updated_at: new Date(),
+      })))
+      .execute();
+
+    let scans = 0;
+    let changedScans = 0;
+    for (const f of selected.filter((s) => s.role === 'image')) {
+      const cls = classifyImage(f.path);
+      const bids = parseBidsPath(f.path);
+      if (!cls || !bids) continue;
+      let dest: string;
+      try {
+        dest = safeJoin(root, f.path);
+      } catch (e) {
+        refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
+        continue;
+      }
+      scans++;
+      const id = scanIdFor(datasetId, f.path);
+      const existing = await db.selectFrom('scans').select(['annex_key']).where('id', '=', id).executeTakeFirst();
+      if (existing && existing.annex_key === f.key) continue;
+      changedScans++;
+      const row = {
+        id, dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, path: f.path, datatype: bids.datatype, suffix: bids.suffix,
+        modality: cls.modality, kind: cls.kind, file_path: dest, bytes: f.size ?? null, annex_key: f.key, content_hash: null, dims: null, voxel_size: null,
+        datatype_name: null, status: 'registered' as const, failure_step: null, failure_reason: null, failure_message: null,
+        metadata: JSON.stringify({ source: { urls: candidateUrls(f as SnapshotFile, { endpoint, datasetId }), key: f.key, size: f.size ?? null } }),
+      };
+      await db
+        .insertInto('scans')
+        .values(row)
+        .onConflict((c) => c.column('id').doUpdateSet({ ...row, id: undefined, created_at: undefined, updated_at: new Date() } as any))
+        .execute();
+      await db.insertInto('subjects').values({ dataset_id: datasetId, subject_id: bids.subject, metadata: null }).onConflict((c) => c.doNothing()).execute();
+      await db.insertInto('sessions').values({ dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, metadata: null }).onConflict((c) => c.doNothing()).execute();
+    }
+    if (refused.length) {
+      await db.updateTable('datasets').set({ metadata: JSON.stringify({ snapshot: snap, refused }) }).where('id', '=', datasetId).execute();
+    }
+    return {
+      datasetId, version, scans, changedScans, skipped: false, refused: refused.length,
+      inputHash: `${version}:${snap.hexsha ?? ''}`, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }),
+    };
+  }
+
+  /** Download one image, resuming from the offset the last attempt heartbeated; verified by annex key. */
+  async function fetchScan(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<StepResult<{ bytes: number; sha256: string; md5: string; resumedFrom: number; bytesFetched: number }>> {
+    const scan = await db.selectFrom('scans').selectAll().where('id', '=', input.scanId).executeTakeFirstOrThrow();
+    const src = (scan.metadata as { source?: { urls: string[]; key: string; size: number | null } } | null)?.source;
+    if (!src) throw ApplicationFailure.nonRetryable(`scan ${scan.id} has no download source`, 'InvalidInput', { reason: 'no_source' });
+    return runIdempotentStep(db, { datasetId: scan.dataset_id, scanId: scan.id, step: 'fetchScan', stepVersion: FETCH_VERSION, inputHash: src.key }, {
+      verify: async (r) => (await fsp.stat(scan.file_path).catch(() => null))?.size === r.bytes,
+      compute: async () => {
+        const ctx = Context.current();
+        const resumeAt = (ctx.info.heartbeatDetails as { offset?: number } | undefined)?.offset;
+        try {
+          const r = await downloadFile({
+            urls: src.urls, dest: scan.file_path, expectedSize: src.size ?? undefined, key: src.key, startOffset: resumeAt,
+            onProgress: (done, total) => setProgress({ offset: done, total }),
+            signal: ctx.cancellationSignal,
+          });
+          return { result: { bytes: r.bytes, sha256: r.sha256, md5: r.md5, resumedFrom: r.resumedFrom, bytesFetched: r.bytesFetched }, outputHash: r.sha256 };
+        } catch (e) {
+          throw asFailure(e);
+        }
+      },
+    });
+  }
+
+  return { listOpenNeuroDatasets, ingestOpenNeuro, fetchScan };
 }

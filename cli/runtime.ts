@@ -41,7 +41,7 @@ export async function startRuntime(config: Config, opts: { workers?: boolean; lo
   if (opts.workers ?? embedded) {
     log('starting workers (io, cpu, gpu) …');
     workerConnection = await connectWorker(address);
-    workers = await createWorkers({ connection: workerConnection, namespace: config.temporalNamespace, db, dataDir: config.dataDir, modelsDir: config.modelsDir, queues: ['io', 'cpu', 'gpu'] });
+    workers = await createWorkers({ connection: workerConnection, namespace: config.temporalNamespace, db, dataDir: config.dataDir, modelsDir: config.modelsDir, openneuroEndpoint: config.openneuroEndpoint, queues: ['io', 'cpu', 'gpu'] });
     running = Promise.all(workers.map((w) => w.run()));
   }
   return {

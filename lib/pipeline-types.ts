@@ -28,6 +28,8 @@ export interface ScanRef {
   path: string;
   kind: '3d' | 'dwi';
   modality: string;
+  /** The bytes come from a remote source (OpenNeuro) and are fetched by the scan pipeline. */
+  remote?: boolean;
 }
 
 export interface ScanOutcome {

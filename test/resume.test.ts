@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { getTestEnv, type TestEnv } from './helpers/env.js';
 import { generateSampleDataset } from '../lib/sample/dataset.js';
 import { repoRoot } from '../services/config.js';
@@ -12,11 +11,10 @@ import { parseCsv } from '../lib/export/table.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
 
 const DS = 'kill-sample';
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
 
 function startWorkerProcess(env: TestEnv, dataDir: string, log: string): ChildProcess {
   const out = fs.openSync(log, 'a');
-  return spawn(process.execPath, [tsxCli, path.join(repoRoot, 'workers', 'all.ts')], {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'workers', 'all.ts')], {
     cwd: repoRoot,
     env: { ...process.env, TEMPORAL_ADDRESS: env.address, DATABASE_URL: env.dbUrl, OPENMIND_DATA_DIR: dataDir },
     stdio: ['ignore', out, out],

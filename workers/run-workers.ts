@@ -16,6 +16,7 @@ export interface WorkerSetup {
   dataDir: string;
   modelsDir?: string;
   exportDir?: string;
+  openneuroEndpoint?: string;
   queues: QueueName[];
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -38,7 +39,7 @@ const CONCURRENCY: Record<QueueName, number> = {
 };
 
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
-  const activities = createActivities({ db: setup.db, dataDir: setup.dataDir, modelsDir: setup.modelsDir, exportDir: setup.exportDir });
+  const activities = createActivities({ db: setup.db, dataDir: setup.dataDir, modelsDir: setup.modelsDir, exportDir: setup.exportDir, openneuroEndpoint: setup.openneuroEndpoint });
   const bundle = setup.workflowBundle ?? (await workflowBundle());
   const workers: Worker[] = [];
   for (const q of setup.queues) {

@@ -12,7 +12,7 @@ export async function startWorkerProcess(queues: QueueName[]): Promise<void> {
   if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set: workers need a running Temporal server (or use `openmind demo`)');
   const db = await openAppDatabase(config);
   const connection = await connectWorker(config.temporalAddress);
-  const workers = await createWorkers({ connection, namespace: config.temporalNamespace, db, dataDir: config.dataDir, modelsDir: config.modelsDir, queues });
+  const workers = await createWorkers({ connection, namespace: config.temporalNamespace, db, dataDir: config.dataDir, modelsDir: config.modelsDir, openneuroEndpoint: config.openneuroEndpoint, queues });
   console.log(`openmind worker ${process.pid}: queues ${queues.join(', ')} on ${config.temporalAddress}`);
   try {
     await runWorkersUntilSignal(workers);

@@ -55,7 +55,10 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
   if (!input.resume) {
     phase('ingest');
     try {
-      const ingest = await acts.io.ingestDataset({ ...keys, source: input.source });
+      const ingest =
+        input.source.kind === 'openneuro'
+          ? await acts.io.ingestOpenNeuro({ ...keys, source: input.source })
+          : await acts.io.ingestDataset({ ...keys, source: input.source });
       version = ingest.version;
     } catch (err) {
       return await failDataset(datasetId, input, err);

@@ -4,12 +4,13 @@ import type { ScanRef } from '../lib/pipeline-types.js';
 export type QueueKey = 'io' | 'cpu' | 'gpu';
 export interface ScanStepDef {
   /** Activity name; also the `step` in scan_events. */
-  activity: 'validateScan';
+  activity: 'fetchScan' | 'validateScan';
   queue: QueueKey;
   appliesTo: (scan: ScanRef) => boolean;
 }
 
 export const SCAN_STEPS: ScanStepDef[] = [
+  { activity: 'fetchScan', queue: 'io', appliesTo: (s) => !!s.remote },
   { activity: 'validateScan', queue: 'cpu', appliesTo: () => true },
 ];
 

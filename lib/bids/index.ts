@@ -47,7 +47,8 @@ const ANAT_MODALITIES: Record<string, string> = {
   T2map: 'T2map', T2starmap: 'T2starmap', R1map: 'R1map', R2starmap: 'R2starmap', PDmap: 'PDmap',
   MP2RAGE: 'MP2RAGE', UNIT1: 'UNIT1', MPRAGE: 'T1w', T1rho: 'T1rho', PDT2: 'PDT2', MESE: 'MESE',
   MEGRE: 'T2starw', VFA: 'VFA', IRT1: 'IRT1', MTR: 'MTR', MTsat: 'MTsat', TB1map: 'TB1map', swi: 'SWI',
-  minIP: 'SWI', SWImagandphase: 'SWI',
+  minIP: 'SWI', SWImagandphase: 'SWI', R2map: 'R2map', MTS: 'MTS', MPM: 'MPM', RB1map: 'RB1map', S0map: 'S0map',
+  M0map: 'M0map', veno: 'angio',
 };
 
 export type ScanKind = '3d' | 'dwi';
