@@ -175,6 +175,48 @@ program
   .option('--json', 'machine-readable output')
   .action(async (dir: string | undefined, o) => (await import('./commands/metadata-coverage.js')).runMetadataCoverage(dir ?? '', { json: o.json }));
 
+program
+  .command('fake-openneuro')
+  .description('serve a local OpenNeuro-compatible API (GraphQL + S3-style files) from the real dataset skeletons')
+  .option('--skeletons <dir>', 'folder of <ds>.tar.gz skeletons (default ../shared/openneuro)')
+  .option('--port <n>', 'port (0 = any free port)', (v) => parseInt(v, 10), 9877)
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .option('--datasets <ids>', 'comma-separated dataset ids to serve (default all)')
+  .option('--faults <spec>', 'fault injection, e.g. "error=0.1,429=0.05,reset=0.05,truncate=0.05,html504=0.05,trickle=0.02,versioned404=0.1,gqltimeout-recursive=1,seed=42"')
+  .option('--replicate <n>', 'extra datasets cloned from the skeletons under new ids', (v) => parseInt(v, 10))
+  .action(async (o) => (await import('./commands/fake-openneuro.js')).runFakeOpenNeuro(o));
+
+program
+  .command('schedule')
+  .description('a Temporal Schedule that re-crawls for new snapshots (unchanged snapshots are skipped)')
+  .argument('[folders...]', 'local BIDS dataset folders')
+  .option('--name <name>', 'crawl name; the schedule id is schedule/<name>', 'openneuro')
+  .option('--every <interval>', 'interval, e.g. 7d, 12h', '7d')
+  .option('--openneuro <ids...>', 'OpenNeuro dataset ids, or "all"', ['all'])
+  .option('--endpoint <url>', 'OpenNeuro endpoint')
+  .option('--delete', 'delete the schedule instead')
+  .action(async (folders: string[], o) => {
+    const config = loadConfig();
+    const rt = await startRuntime(config, { workers: false, log: (s) => console.error(s) });
+    try {
+      const scheduleId = `schedule/${o.name}`;
+      if (o.delete) {
+        await rt.client.schedule.getHandle(scheduleId).delete();
+        return console.log(`deleted ${scheduleId}`);
+      }
+      const input: CrawlInput = { name: o.name, sources: sourcesFromArgs(folders, o.openneuro, o.endpoint ?? process.env.OPENNEURO_ENDPOINT) };
+      await rt.client.schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: o.every }] },
+        action: { type: 'startWorkflow', workflowType: 'crawl', taskQueue: 'openmind-io', workflowId: crawlWorkflowId(o.name), args: [input] },
+        policies: { overlap: 'SKIP' as any },
+      });
+      console.log(`created ${scheduleId}: crawl ${o.name} every ${o.every}${rt.embedded ? ' (embedded dev server: it runs while `openmind server` or workers run)' : ''}`);
+    } finally {
+      await rt.close();
+    }
+  });
+
 program.parseAsync().catch((e: Error) => {
   console.error(`openmind: ${e.message}`);
   if (process.env.OPENMIND_DEBUG) console.error(e.stack);

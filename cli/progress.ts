@@ -5,6 +5,8 @@ export interface ProgressState {
   total: number;
   failed?: number;
   extra?: string;
+  /** What the rate counts (default: the same units as done). */
+  rate?: { count: number; unit: string };
 }
 
 export class ProgressLine {
@@ -16,10 +18,11 @@ export class ProgressLine {
     const elapsed = (Date.now() - this.started) / 1000;
     const rate = elapsed > 0 ? p.done / elapsed : 0;
     const eta = rate > 0 && p.total > p.done ? `${Math.round((p.total - p.done) / rate)}s` : '-';
+    const shownRate = p.rate ? `${(elapsed > 0 ? p.rate.count / elapsed : 0).toFixed(1)} ${p.rate.unit}/s` : `${rate.toFixed(1)}/s`;
     const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
     const width = 24;
     const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
-    const text = `${p.label} ${bar} ${p.done}/${p.total}${p.failed ? ` (${p.failed} failed)` : ''} ${rate.toFixed(1)}/s ETA ${eta}${p.extra ? ` ${p.extra}` : ''}`;
+    const text = `${p.label} ${bar} ${p.done}/${p.total}${p.failed ? ` (${p.failed} failed)` : ''} ${shownRate} ETA ${eta}${p.extra ? ` ${p.extra}` : ''}`;
     if (this.stream.isTTY) this.stream.write(`\r${text.slice(0, (this.stream.columns ?? 120) - 1).padEnd(Math.min(this.stream.columns ?? 120, 120) - 1)}`);
     else if (Date.now() - this.lastPlain > 5000 || p.done === p.total) {
       this.lastPlain = Date.now();

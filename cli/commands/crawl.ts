@@ -1,5 +1,6 @@
 // `openmind crawl` / `openmind resume`: start the crawl workflow and follow it with a progress bar.
 import path from 'node:path';
+import { sql } from 'kysely';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { DB } from '../../db/database.js';
 import type { CrawlSource, CrawlSummary } from '../../lib/pipeline-types.js';
@@ -33,7 +34,15 @@ export async function followCrawl(client: Client, db: DB | undefined, workflowId
     try {
       const p = (await handle.query('progress')) as CrawlSummary & { running: string[] };
       let extra = '';
-      if (db) {
+      let runningDone = 0;
+      if (db && p.running.length) {
+        const bytes = await db
+          .selectFrom('step_outputs')
+          .select(sql<number>`sum((result->>'bytes')::bigint)`.as('b'))
+          .where('dataset_id', 'in', p.running)
+          .where('step', '=', 'fetchScan')
+          .executeTakeFirst();
+        const b = Number(bytes?.b ?? 0);
         const counts = await db
           .selectFrom('scans')
           .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
@@ -42,9 +51,11 @@ export async function followCrawl(client: Client, db: DB | undefined, workflowId
           .execute();
         const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
         const total = counts.reduce((a, c) => a + Number(c.n), 0);
-        if (total) extra = `| running ${p.running.join(',')}: scans ${n('completed') + n('failed')}/${total}`;
+        runningDone = n('completed') + n('failed');
+        if (total) extra = `| ${p.running.join(',')}: scans ${n('completed') + n('failed')}/${total}${b ? `, ${(b / 1e6).toFixed(1)} MB downloaded` : ''}`;
       }
-      bar.update({ label: 'datasets', done: p.completed + p.failed, total: p.datasets, failed: p.failed, extra });
+      const scansDone = p.scansCompleted + p.scansFailed + runningDone;
+      bar.update({ label: 'datasets', done: p.completed + p.failed, total: p.datasets, failed: p.failed, extra, rate: { count: scansDone, unit: 'scans' } });
     } catch {
       /* not started yet, or between runs (continue-as-new) */
     }

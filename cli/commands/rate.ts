@@ -1,0 +1,48 @@
+// `openmind rate [--host h] [--port p]`: serve the two-rater web tool; `openmind raters add <name>`.
+import type { DB } from '../../db/database.js';
+import { addRater, startRatingServer, type RatingRecord, type RatingServer } from '../../lib/rating/index.js';
+
+export interface RateCommandOptions {
+  port?: number;
+  host?: string;
+  db: DB;
+  assetsDir: string;
+  onRated?: (r: RatingRecord) => Promise<void>;
+  /** Resolve once the server is up instead of waiting for SIGINT/SIGTERM (tests, embedding). */
+  detach?: boolean;
+  print?: (text: string) => void;
+}
+
+/**
+ * Serve the rating tool. On loopback (the default) raters name themselves; with a non-loopback
+ * --host they must sign in with a token from `openmind raters add`. Runs until SIGINT/SIGTERM
+ * unless `detach` is set.
+ */
+export async function runRate(opts: RateCommandOptions): Promise<RatingServer> {
+  const print = opts.print ?? ((t: string) => process.stdout.write(t + '\n'));
+  const server = await startRatingServer({ db: opts.db, host: opts.host, port: opts.port ?? 8765, assetsDir: opts.assetsDir, onRated: opts.onRated });
+  const loopback = !opts.host || /^(127\.|localhost$|::1$|\[::1\]$)/.test(opts.host);
+  print(`rating tool at ${server.url}/  (${loopback ? 'loopback: name yourself or use a token' : 'sign in with a token from `openmind raters add <name>`'})`);
+  print('keys on the rating page: 1-5 choose the score, Enter submits');
+  if (opts.detach) return server;
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  return server;
+}
+
+/** Create a rater and print their token once (only its hash is stored). */
+export async function runRatersAdd(db: DB, name: string, opts: { rotate?: boolean; print?: (text: string) => void } = {}): Promise<string> {
+  const print = opts.print ?? ((t: string) => process.stdout.write(t + '\n'));
+  const token = await addRater(db, name, { rotate: opts.rotate });
+  print(`rater ${name.trim()}: token ${token}`);
+  print('give this token to the rater; it is not shown again (only its hash is kept)');
+  return token;
+}
