@@ -6,6 +6,9 @@ import type { ScansTable } from './tables/scans.js';
 import type { StepOutputsTable } from './tables/step-outputs.js';
 import type { DerivedFilesTable } from './tables/derived-files.js';
 import type { ScanEventsTable } from './tables/scan-events.js';
+import type { RatersTable } from './tables/raters.js';
+import type { RatingTasksTable, RatingsTable } from './tables/ratings.js';
+import type { PredictedScoresTable, QualityMetricsTable } from './tables/quality-metrics.js';
 
 export interface Database {
   crawls: CrawlsTable;
@@ -16,4 +19,9 @@ export interface Database {
   step_outputs: StepOutputsTable;
   derived_files: DerivedFilesTable;
   scan_events: ScanEventsTable;
+  quality_metrics: QualityMetricsTable;
+  predicted_scores: PredictedScoresTable;
+  raters: RatersTable;
+  rating_tasks: RatingTasksTable;
+  ratings: RatingsTable;
 }
