@@ -78,7 +78,7 @@ export function createExportActivities(deps: ActivityDeps) {
 export async function metadataRows(deps: ActivityDeps, root: string): Promise<OpenMindRow[]> {
   const scans = await deps.db
     .selectFrom('scans')
-    .select(['id', 'dataset_id', 'path', 'modality', 'metadata'])
+    .select(['id', 'dataset_id', 'path', 'modality', 'metadata', 'derived_from'])
     .where('status', '=', 'completed')
     .where('kind', '=', '3d')
     .orderBy('id')
@@ -89,7 +89,8 @@ export async function metadataRows(deps: ActivityDeps, root: string): Promise<Op
   for (const s of scans) {
     const p = exportPathsFor(s.dataset_id, s.path);
     if (!(await fileExists(path.join(root, p.image)))) continue;
-    const meta = ((s.metadata as { export?: OpenMindRow } | null)?.export ?? {}) as OpenMindRow;
+    const m = (s.metadata ?? {}) as { export?: OpenMindRow; quality?: { score: number } | null };
+    const meta = (m.export ?? {}) as OpenMindRow;
     rows.push({
       ...meta,
       image_path: p.image,
@@ -97,7 +98,9 @@ export async function metadataRows(deps: ActivityDeps, root: string): Promise<Op
       anon_mask_path: hasMask.has(`${s.id}|deface_mask`) ? p.defaceMask : '',
       modality: s.modality,
       unique_id: s.id,
-      derived_from: meta.derived_from ?? '',
+      derived_from: s.derived_from ?? '',
+      // Only the raters' aggregate goes in the published column; a prediction stays in the database.
+      image_quality_score: m.quality?.score ?? '',
     });
   }
   return rows;

@@ -7,6 +7,9 @@ import { createScanStatusActivities } from './scan-status.js';
 import { createExportActivities } from './export.js';
 import { createMetadataActivities } from './metadata.js';
 import { createOpenNeuroActivities } from './openneuro.js';
+import { createMaskActivities } from './masks.js';
+import { createQualityActivities } from './quality.js';
+import { createDwiActivities } from './dwi.js';
 
 export type { ActivityDeps } from './deps.js';
 
@@ -18,6 +21,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createMetadataActivities(deps),
     ...createExportActivities(deps),
     ...createOpenNeuroActivities(deps),
+    ...createDwiActivities(deps),
+    ...createMaskActivities(deps),
+    ...createQualityActivities(deps),
   };
 }
 
@@ -25,5 +31,6 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Activities that are pipeline steps: each attempt gets a scan_events row. */
 export const STEP_ACTIVITIES = new Set<string>([
-  'ingestDataset', 'ingestOpenNeuro', 'fetchScan', 'validateScan', 'harmonizeMetadata', 'exportDataset', 'writeMetadataTable',
+  'ingestDataset', 'ingestOpenNeuro', 'fetchScan', 'validateScan', 'deriveDwi', 'computeScanMasks', 'measureScanQuality',
+  'harmonizeMetadata', 'prepareRatingTasks', 'exportDataset', 'writeMetadataTable',
 ]);

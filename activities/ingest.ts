@@ -175,6 +175,7 @@ export function createIngestActivities(deps: ActivityDeps) {
       .selectFrom('scans')
       .select(['id', 'dataset_id', 'path', 'kind', 'modality'])
       .where('dataset_id', '=', input.datasetId)
+      .where('derived_from', 'is', null) // derived maps run inside their source's scan workflow
       .orderBy('id')
       .limit(input.limit);
     if (input.after) q = q.where('id', '>', input.after);

@@ -4,7 +4,7 @@ import type { ActivityDeps } from './deps.js';
 export function createScanStatusActivities(deps: ActivityDeps) {
   const { db } = deps;
 
-  async function markScanCompleted(input: { datasetId: string; scanId: string }): Promise<void> {
+  async function markScanCompleted(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<void> {
     await db
       .updateTable('scans')
       .set({ status: 'completed', failure_step: null, failure_reason: null, failure_message: null, updated_at: new Date() })

@@ -18,8 +18,10 @@ export interface PipelineOptions {
   exportDir?: string;
   /** Skip the export step (benchmarks). */
   skipExport?: boolean;
-  /** Only the steps that do almost nothing (orchestration benchmark). */
-  orchestrationOnly?: boolean;
+  /** Mask step: run the MindGrab network (default when the model store has it), and its grid in mm (default 1). */
+  masks?: { useNetwork?: boolean; networkGridMm?: number };
+  /** Skip the quality steps (metrics, rating tasks, rating workflows). */
+  skipQuality?: boolean;
 }
 
 export interface ScanRef {

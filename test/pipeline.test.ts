@@ -7,6 +7,7 @@ import { getTestEnv, withWorkers, type TestEnv } from './helpers/env.js';
 import { writeAbsurdDims, writeCorruptGzip, writeMissing, writeTruncated } from './helpers/fixtures.js';
 import { generateSampleDataset } from '../lib/sample/dataset.js';
 import { sha256File } from '../lib/files.js';
+import { affineOf, readNiftiHeader } from '../lib/nifti/index.js';
 import { parseCsv, OPENMIND_COLUMNS } from '../lib/export/table.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
 import { STEP_ACTIVITIES } from '../activities/index.js';
@@ -25,7 +26,7 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
       env.temporal.client.workflow.execute('crawl', {
         taskQueue: 'openmind-io',
         workflowId: 'crawl/e2e',
-        args: [{ name: 'e2e', sources: [{ kind: 'local', path: dsDir, datasetId: DS }], options: { exportDir } }],
+        args: [{ name: 'e2e', sources: [{ kind: 'local', path: dsDir, datasetId: DS }], options: { exportDir, masks: { useNetwork: false } } }],
       }),
     ) as Promise<CrawlSummary>;
 
@@ -44,36 +45,57 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
   });
 
   it('runs a dataset end to end: the database, the files and the export agree', async () => {
+    // 11 acquired images (7 good, 4 broken) + the T2w, ADC and FA maps derived from the DWI series.
     assert.equal(first.datasets, 1);
     assert.equal(first.completed, 1);
-    assert.equal(first.scans, 11);
-    assert.equal(first.scansCompleted, 7);
+    assert.equal(first.scans, 14);
+    assert.equal(first.scansCompleted, 10);
     const scans = await env.db.selectFrom('scans').selectAll().where('dataset_id', '=', DS).orderBy('id').execute();
-    assert.equal(scans.length, 11);
+    assert.equal(scans.length, 14);
     const completed = scans.filter((s) => s.status === 'completed');
-    assert.equal(completed.length, 7);
-    for (const s of completed) {
-      assert.equal(s.content_hash, await sha256File(s.file_path), `${s.id} hash matches the file`);
-      assert.ok(Array.isArray(s.dims) && (s.dims as number[]).length >= 3);
-    }
-    assert.equal(scans.find((s) => s.id === `${DS}:sub-01/dwi/sub-01_dwi`)?.modality, 'DWI');
+    assert.equal(completed.length, 10);
+    for (const s of completed) assert.equal(s.content_hash, await sha256File(s.file_path), `${s.id} hash matches the file`);
+    const acquired = completed.filter((s) => !s.derived_from);
+    for (const s of acquired) assert.ok(Array.isArray(s.dims) && (s.dims as number[]).length >= 3);
+    const dwiId = `${DS}:sub-01/dwi/sub-01_dwi`;
+    assert.equal(scans.find((s) => s.id === dwiId)?.modality, 'DWI');
+    const derived = completed.filter((s) => s.derived_from === dwiId).map((s) => s.modality).sort();
+    assert.deepEqual(derived, ['ADC', 'FA', 'T2w']);
 
-    // Export: every completed 3D image in the OpenMind layout, byte-identical, listed in the table.
+    // Masks: both, for every completed 3D image, in exactly the image's geometry, with provenance.
     const threeD = completed.filter((s) => s.kind === '3d');
-    assert.equal(threeD.length, 6);
+    assert.equal(threeD.length, 9);
+    for (const s of threeD) {
+      const masks = await env.db.selectFrom('derived_files').selectAll().where('scan_id', '=', s.id).where('kind', 'in', ['deface_mask', 'fb_mask']).execute();
+      assert.equal(masks.length, 2, `${s.id} has both masks`);
+      const img = await readNiftiHeader(s.file_path);
+      for (const m of masks) {
+        const h = await readNiftiHeader(m.path);
+        assert.deepEqual(h.dim.slice(1, 4), img.dim.slice(1, 4));
+        assert.deepEqual(affineOf(h), affineOf(img));
+        assert.ok((m.provenance as any).GeneratedBy?.Version && (m.provenance as any).inputSha256 === s.content_hash);
+      }
+    }
+
+    // Export: every completed 3D image in the OpenMind layout, byte-identical, with its masks, in the table.
     for (const s of threeD) {
       const out = path.join(exportDir, DS, s.path);
       assert.ok(fs.existsSync(out), `${out} exported`);
       assert.equal(await sha256File(out), s.content_hash);
+      const dataDir = out.replace(/\.nii\.gz$/, '__Data');
+      assert.ok(fs.existsSync(path.join(dataDir, 'deface_mask.nii.gz')) && fs.existsSync(path.join(dataDir, 'fb_mask.nii.gz')));
     }
     const rows = parseCsv(fs.readFileSync(path.join(exportDir, 'openneuro_metadata.csv'), 'utf8'));
     const mine = rows.filter((r) => r.unique_id.startsWith(`${DS}:`));
-    assert.equal(mine.length, 6);
+    assert.equal(mine.length, 9);
     assert.deepEqual(Object.keys(rows[0]), [...OPENMIND_COLUMNS]);
     for (const r of mine) {
       assert.ok(fs.existsSync(path.join(exportDir, r.image_path)));
-      assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/anat\/sub-0[12]_(T1w|T2w|FLAIR)\.nii\.gz$/);
+      assert.ok(fs.existsSync(path.join(exportDir, r.anat_mask_path)) && fs.existsSync(path.join(exportDir, r.anon_mask_path)));
+      assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/(anat\/sub-0[12]_(T1w|T2w|FLAIR)|dwi\/sub-01_dwi_(T2w|ADC|FA))\.nii\.gz$/);
     }
+    const fa = mine.find((r) => r.modality === 'FA')!;
+    assert.equal(fa.derived_from, dwiId);
 
     // Harmonized metadata fills the table: decimal-comma age, sex levels, inherited sidecar, TR in ms → s.
     const t1 = mine.find((r) => r.image_path.endsWith('sub-02_T1w.nii.gz'))!;
@@ -83,8 +105,8 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     assert.equal(Number(t1.magnetic_field_strength), 3);
     assert.equal(Number(t1.repetition_time), 2.3);
 
-    // Audit: one completed validate attempt per good scan, with the content hash as its output.
-    for (const s of completed) {
+    // Audit: one completed validate attempt per good acquired scan, with the content hash as its output.
+    for (const s of acquired) {
       const ev = await env.db.selectFrom('scan_events').selectAll().where('scan_id', '=', s.id).where('step', '=', 'validateScan').execute();
       assert.equal(ev.length, 1);
       assert.equal(ev[0].status, 'completed');
@@ -93,6 +115,8 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
       assert.ok(ev[0].worker_identity.startsWith('openmind-cpu@'));
       assert.ok(ev[0].finished_at && ev[0].duration_ms !== null);
     }
+    const maskEvents = await env.db.selectFrom('scan_events').select(['task_queue']).where('dataset_id', '=', DS).where('step', '=', 'computeScanMasks').execute();
+    assert.ok(maskEvents.length === 9 && maskEvents.every((e) => e.task_queue === 'openmind-gpu'));
   });
 
   it('ends a corrupt, a truncated, an absurd-dims and a missing image as readable failures', async () => {
@@ -138,7 +162,7 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
 
     const events = await env.db.selectFrom('scan_events').selectAll().where('id', '>', String(lastEvent)).where('dataset_id', '=', DS).execute();
     const stepsSeen = new Set(events.map((e) => e.step));
-    for (const s of ['ingestDataset', 'harmonizeMetadata', 'validateScan', 'exportDataset']) assert.ok(stepsSeen.has(s), `${s} ran`);
+    for (const s of ['ingestDataset', 'harmonizeMetadata', 'validateScan', 'deriveDwi', 'computeScanMasks', 'measureScanQuality', 'prepareRatingTasks', 'exportDataset']) assert.ok(stepsSeen.has(s), `${s} ran`);
     const badScans = new Set((await env.db.selectFrom('scans').select('id').where('status', '=', 'failed').where('dataset_id', '=', DS).execute()).map((r) => r.id));
     for (const e of events) {
       assert.ok(STEP_ACTIVITIES.has(e.step));

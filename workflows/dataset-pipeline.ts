@@ -6,6 +6,8 @@ import {
   continueAsNew, defineQuery, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
   ParentClosePolicy,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { qualityRating, qualityWorkflowId } from './quality-rating.js';
 import type { DatasetOutcome, DatasetSource, PipelineOptions, ScanOutcome, ScanRef } from '../lib/pipeline-types.js';
 import { activitiesFor, failureInfo, inWindow } from './activities.js';
 import { CrawlId, DatasetId, Modality, ScanId, Status, Step } from './search-attributes.js';
@@ -81,7 +83,7 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
     if (page.length === 0) break;
     progress.scansSeen += page.length;
     await inWindow(page, opts.scanConcurrency ?? 8, async (scan) => {
-      const outcome = await runScan(scan, input.crawlId, opts.heartbeatSeconds);
+      const outcome = await runScan(scan, input.crawlId, opts);
       if (outcome.status === 'completed') progress.scansDone++;
       else progress.scansFailed++;
     });
@@ -90,6 +92,17 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
     if (page.length < pageSize) break;
     if (workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof datasetPipeline>({ ...input, datasetId, resume: { cursor, scansSeen: progress.scansSeen } });
+    }
+  }
+
+  if (!opts.skipQuality) {
+    phase('quality');
+    try {
+      const tasks = await acts.io.prepareRatingTasks(keys);
+      for (const modality of tasks.result.modalities) await startQualityRating(datasetId, modality, opts.exportDir);
+    } catch (err) {
+      const f = failureInfo(err);
+      setCurrentDetails(`**${datasetId}** quality tasks failed: ${f.message}`);
     }
   }
 
@@ -108,11 +121,12 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
   return { datasetId, status: 'completed', version, ...counts, exportDir };
 }
 
-async function runScan(scan: ScanRef, crawlId: string | undefined, heartbeatSeconds?: number): Promise<ScanOutcome> {
+async function runScan(scan: ScanRef, crawlId: string | undefined, opts: DatasetPipelineInput['options'] & object): Promise<ScanOutcome> {
+  const heartbeatSeconds = opts.heartbeatSeconds;
   try {
     const handle = await startChild(scanPipeline, {
       workflowId: `scan/${scan.datasetId}/${scan.path}`,
-      args: [{ scan, crawlId, heartbeatSeconds }],
+      args: [{ scan, crawlId, heartbeatSeconds, steps: { masks: opts.masks } }],
       parentClosePolicy: ParentClosePolicy.TERMINATE,
       typedSearchAttributes: [
         { key: DatasetId, value: scan.datasetId },
@@ -129,6 +143,26 @@ async function runScan(scan: ScanRef, crawlId: string | undefined, heartbeatSeco
     const f = failureInfo(err);
     await activitiesFor(heartbeatSeconds).io.markScanFailed({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId, step: 'scanPipeline', reason: f.reason, message: f.message });
     return { scanId: scan.scanId, status: 'failed', failedStep: 'scanPipeline', reason: f.reason, message: f.message, skipped: {} };
+  }
+}
+
+/** The long-lived rating workflow of a dataset × modality; it outlives this run (ABANDON). */
+async function startQualityRating(datasetId: string, modality: string, exportDir?: string): Promise<void> {
+  try {
+    await startChild(qualityRating, {
+      workflowId: qualityWorkflowId(datasetId, modality),
+      args: [{ datasetId, modality, exportDir }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: DatasetId, value: datasetId },
+        { key: Modality, value: modality },
+        { key: Step, value: 'awaiting_rater' },
+        { key: Status, value: 'waiting' },
+      ],
+    });
+  } catch (err) {
+    // Already waiting from an earlier run: it keeps waiting; new ratings reach it by signal.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
 }
 

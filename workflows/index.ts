@@ -2,3 +2,4 @@
 export { crawl } from './crawl.js';
 export { datasetPipeline } from './dataset-pipeline.js';
 export { scanPipeline } from './scan-pipeline.js';
+export { qualityRating } from './quality-rating.js';

@@ -1,38 +1,78 @@
-// scanPipeline: one image through its steps. Inputs: the scan (ids, path, kind). Output: ScanOutcome.
+// scanPipeline: one image through its steps. Input: the scan (ids, path, kind) and step options.
+// Output: ScanOutcome. A 3D image: [fetch] → validate → masks → quality metrics. A DWI series:
+// [fetch] → validate → derive (T2w, ADC, FA) → for each derived map, masks → quality metrics.
 // A failed step is recorded on the scan and returned, never thrown, so the dataset goes on.
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ScanOutcome, ScanRef } from '../lib/pipeline-types.js';
 import { activitiesFor, failureInfo } from './activities.js';
-import { stepsFor } from './steps.js';
+import { IMAGE_STEPS, INTAKE_STEPS, stepsFor, type ScanStepDef } from './steps.js';
 import { Status, Step } from './search-attributes.js';
+
+export interface ScanStepOptions {
+  masks?: { useNetwork?: boolean; networkGridMm?: number };
+  dwi?: { useNetwork?: boolean };
+}
 
 export interface ScanPipelineInput {
   scan: ScanRef;
   crawlId?: string;
   heartbeatSeconds?: number;
+  steps?: ScanStepOptions;
+}
+
+interface DerivedRef {
+  scanId: string;
+  modality: string;
 }
 
 export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcome> {
   const { scan } = input;
   const acts = activitiesFor(input.heartbeatSeconds);
-  const keys = { datasetId: scan.datasetId, scanId: scan.scanId, crawlId: input.crawlId };
   const skipped: Record<string, boolean> = {};
-  for (const step of stepsFor(scan)) {
-    setStep(step.activity, 'running');
-    try {
-      const r = (await acts[step.queue][step.activity](keys)) as { skipped?: boolean };
-      skipped[step.activity] = !!r?.skipped;
-    } catch (err) {
-      const f = failureInfo(err);
-      await acts.io.markScanFailed({ ...keys, step: step.activity, reason: f.reason, message: f.message });
-      setStep(step.activity, 'failed');
-      setCurrentDetails(`**${scan.scanId}** failed at \`${step.activity}\`: ${f.reason} — ${f.message}`);
-      return { scanId: scan.scanId, status: 'failed', failedStep: step.activity, reason: f.reason, message: f.message, skipped };
+
+  /** Run steps for one scan id; on failure record it and return the failure. */
+  async function run(ref: ScanRef, steps: ScanStepDef[], results: Record<string, unknown> = {}) {
+    const keys = { datasetId: ref.datasetId, scanId: ref.scanId, crawlId: input.crawlId };
+    for (const step of stepsFor(ref, steps)) {
+      setStep(step.activity, 'running');
+      try {
+        const stepInput = { ...keys, masks: input.steps?.masks, dwi: input.steps?.dwi };
+        const r = (await (acts[step.queue][step.activity] as (a: typeof stepInput) => Promise<{ skipped?: boolean; result?: unknown }>)(stepInput));
+        skipped[`${ref.scanId === scan.scanId ? '' : `${ref.modality}:`}${step.activity}`] = !!r?.skipped;
+        results[step.activity] = r?.result;
+      } catch (err) {
+        const f = failureInfo(err);
+        await acts.io.markScanFailed({ ...keys, step: step.activity, reason: f.reason, message: f.message });
+        setStep(step.activity, 'failed');
+        setCurrentDetails(`**${ref.scanId}** failed at \`${step.activity}\`: ${f.reason} — ${f.message}`);
+        return { failed: { step: step.activity, ...f }, results };
+      }
     }
+    return { results };
   }
-  await acts.io.markScanCompleted(keys);
+
+  const intake = await run(scan, INTAKE_STEPS);
+  if (intake.failed) return failed(scan, intake.failed, skipped);
+
+  if (scan.kind === 'dwi') {
+    // Each derived map is a 3D image of its own (own scan id), with masks and metrics like any other.
+    const derived = ((intake.results.deriveDwi as { derived?: DerivedRef[] } | undefined)?.derived ?? []);
+    for (const d of derived) {
+      const ref: ScanRef = { scanId: d.scanId, datasetId: scan.datasetId, path: scan.path, kind: '3d', modality: d.modality };
+      const r = await run(ref, IMAGE_STEPS);
+      if (!r.failed) await acts.io.markScanCompleted({ datasetId: scan.datasetId, scanId: d.scanId });
+    }
+  } else {
+    const r = await run(scan, IMAGE_STEPS);
+    if (r.failed) return failed(scan, r.failed, skipped);
+  }
+  await acts.io.markScanCompleted({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId: input.crawlId });
   setStep('done', 'completed');
   return { scanId: scan.scanId, status: 'completed', skipped };
+}
+
+function failed(scan: ScanRef, f: { step: string; reason: string; message: string }, skipped: Record<string, boolean>): ScanOutcome {
+  return { scanId: scan.scanId, status: 'failed', failedStep: f.step, reason: f.reason, message: f.message, skipped };
 }
 
 function setStep(step: string, status: string): void {

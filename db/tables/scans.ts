@@ -24,6 +24,8 @@ export interface ScansTable {
   failure_reason: string | null;
   failure_message: string | null;
   metadata: Json | null;
+  /** Source scan id for maps derived from a DWI series (T2w, ADC, FA). */
+  derived_from: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
