@@ -43,12 +43,13 @@ describe('resume after a worker is killed (SIGKILL)', function () {
     const exportDir = path.join(dataDir, 'export');
     const log = path.join(dataDir, 'worker.log');
     await generateSampleDataset(dsDir, { subjects: 12, dims: [64, 64, 48] });
-    const total = 12 * 3 + 1;
+    const total = 12 * 3 + 1; // acquired images; the DWI series adds 3 derived maps
+    const derived = 3;
 
     const handle = await env.temporal.client.workflow.start('crawl', {
       taskQueue: 'openmind-io',
       workflowId: 'crawl/kill',
-      args: [{ name: 'kill', sources: [{ kind: 'local', path: dsDir, datasetId: DS }], options: { exportDir, heartbeatSeconds: 5, scanConcurrency: 2 } }],
+      args: [{ name: 'kill', sources: [{ kind: 'local', path: dsDir, datasetId: DS }], options: { exportDir, heartbeatSeconds: 5, scanConcurrency: 2, masks: { useNetwork: false } } }],
     });
     const doneCount = async () =>
       Number((await env.db.selectFrom('scans').select((eb) => eb.fn.countAll<number>().as('n')).where('dataset_id', '=', DS).where('status', '=', 'completed').executeTakeFirstOrThrow()).n);
@@ -62,13 +63,15 @@ describe('resume after a worker is killed (SIGKILL)', function () {
 
     workers.push(startWorkerProcess(env, dataDir, log));
     const summary = (await handle.result()) as CrawlSummary;
-    assert.equal(summary.scansCompleted, total, JSON.stringify(summary) + fs.readFileSync(log, "utf8").slice(-3000));
+    assert.equal(summary.scansCompleted, total + derived, JSON.stringify(summary) + fs.readFileSync(log, "utf8").slice(-3000));
     assert.equal(summary.scansFailed, 0);
 
     // No lost rows: every scan completed with its hash; no duplicates: one ledger entry per step and scan.
     const scans = await env.db.selectFrom('scans').selectAll().where('dataset_id', '=', DS).execute();
-    assert.equal(scans.length, total);
+    assert.equal(scans.length, total + derived);
     assert.ok(scans.every((s) => s.status === 'completed' && s.content_hash));
+    const masks = await env.db.selectFrom('derived_files').select(['scan_id', 'kind']).where('kind', 'in', ['deface_mask', 'fb_mask']).where('scan_id', 'like', `${DS}:%`).execute();
+    assert.equal(masks.length, 2 * (total - 1 + derived), 'two masks per 3D image, no duplicates');
     const ledger = await env.db.selectFrom('step_outputs').select(['scan_id', 'step']).where('dataset_id', '=', DS).where('step', '=', 'validateScan').execute();
     assert.equal(ledger.length, total);
     assert.equal(new Set(ledger.map((l) => l.scan_id)).size, total);
@@ -77,11 +80,12 @@ describe('resume after a worker is killed (SIGKILL)', function () {
 
     // Files: each 3D image exported once, no temporary leftovers, table rows match.
     const files = fs.readdirSync(path.join(exportDir, DS), { recursive: true }).map(String).filter((f) => f.endsWith('.nii.gz'));
-    assert.equal(files.length, total - 1);
+    assert.equal(files.filter((f) => !f.includes('__Data')).length, total - 1 + derived);
+    assert.equal(files.filter((f) => f.includes('__Data')).length, 2 * (total - 1 + derived));
     const leftovers = fs.readdirSync(exportDir, { recursive: true }).map(String).filter((f) => f.includes('.tmp-'));
     assert.deepEqual(leftovers, []);
     const rows = parseCsv(fs.readFileSync(path.join(exportDir, 'openneuro_metadata.csv'), 'utf8')).filter((r) => r.unique_id.startsWith(`${DS}:`));
-    assert.equal(rows.length, total - 1);
+    assert.equal(rows.length, total - 1 + derived);
     assert.equal(new Set(rows.map((r) => r.unique_id)).size, rows.length);
     workers[1].kill('SIGTERM');
   });
