@@ -1,0 +1,338 @@
+// Symmetric eigen-decomposition without allocations in the hot path:
+// Householder tridiagonalisation followed by implicit QR with Wilkinson
+// shifts. Instead of forming eigenvectors (O(n³) more work), the Givens
+// rotations are recorded so that one vector can be taken into the eigenbasis
+// and back: enough to project a vector onto a subset of eigenvectors, which is
+// all that MP-PCA needs per voxel.
+
+export class SymmetricEigen {
+  readonly n: number;
+  /** Working matrix, row-major n×n; only the lower triangle is read; overwritten by decompose(). */
+  readonly a: Float64Array;
+  /** Eigenvalues after decompose() (unsorted, aligned with eigenbasis coordinates). */
+  readonly values: Float64Array;
+  private readonly offDiag: Float64Array;
+  private readonly beta: Float64Array;
+  private readonly p: Float64Array;
+  private readonly house: Float64Array;
+  private readonly q: Float64Array;
+  private rotIndex: Int32Array;
+  private rotC: Float64Array;
+  private rotS: Float64Array;
+  private rotCount = 0;
+  private readonly order: Int32Array;
+
+  constructor(n: number) {
+    this.n = n;
+    this.a = new Float64Array(n * n);
+    this.values = new Float64Array(n);
+    this.offDiag = new Float64Array(n);
+    this.beta = new Float64Array(n);
+    this.p = new Float64Array(n);
+    this.house = new Float64Array(n * n);
+    this.q = new Float64Array(n);
+    const cap = Math.max(64, 8 * n * n);
+    this.rotIndex = new Int32Array(cap);
+    this.rotC = new Float64Array(cap);
+    this.rotS = new Float64Array(cap);
+    this.order = new Int32Array(n);
+  }
+
+  /**
+   * Decompose the symmetric matrix in `this.a` (lower triangle). With
+   * `record`, the QR rotations are kept for toEigenbasis/fromEigenbasis.
+   */
+  decompose(record: boolean): void {
+    this.tridiagonalize();
+    this.qrIterate(record);
+  }
+
+  /**
+   * Householder reduction A = Q T Qᵀ; reflector k is I - β_k v_k v_kᵀ with v_k
+   * stored in row k of `house` (v_k[k+1] = 1). The rank-2 update of step k is
+   * fused with the matrix-vector product of step k+1 (one pass over A per step).
+   */
+  private tridiagonalize(): void {
+    const { n, a, values: d, offDiag: e, beta, p, house } = this;
+    if (n > 2 && this.makeReflector(0)) {
+      // p_0 = β_0 · A[1:,1:] · v_0 (lower triangle).
+      const v = house;
+      for (let i = 1; i < n; i++) p[i] = 0;
+      for (let i = 1; i < n; i++) {
+        const vi = v[i];
+        const row = i * n;
+        let acc = a[row + i] * vi;
+        for (let j = 1; j < i; j++) {
+          const aij = a[row + j];
+          acc += aij * v[j];
+          p[j] += aij * vi;
+        }
+        p[i] += acc;
+      }
+      for (let i = 1; i < n; i++) p[i] *= beta[0];
+    }
+    for (let k = 0; k < n - 2; k++) {
+      const s = k + 1;
+      const hv = k * n;
+      const b = beta[k];
+      if (b !== 0) {
+        // w = p - (β pᵀv / 2) v
+        let pv = 0;
+        for (let i = s; i < n; i++) pv += p[i] * house[hv + i];
+        const half = (b * pv) / 2;
+        for (let i = s; i < n; i++) p[i] -= half * house[hv + i];
+        // Column s and the diagonal entry first: they define the next reflector.
+        const ws = p[s];
+        a[s * n + s] -= 2 * ws;
+        for (let i = s + 1; i < n; i++) a[i * n + s] -= house[hv + i] * ws + p[i];
+      }
+      const nextK = k + 1;
+      const hasNext = nextK < n - 2 && this.makeReflector(nextK);
+      const nv = nextK * n;
+      const s2 = s + 1;
+      if (b === 0 && !hasNext) continue;
+      // Fused pass over A[s2:, s2:]: apply the update of step k, accumulate p_{k+1}.
+      const w = p;
+      const q = this.q;
+      if (hasNext) for (let i = s2; i < n; i++) q[i] = 0;
+      for (let i = s2; i < n; i++) {
+        const row = i * n;
+        const vi = house[hv + i];
+        const wi = w[i];
+        if (hasNext) {
+          const nvi = house[nv + i];
+          let acc = 0;
+          if (b !== 0) {
+            for (let j = s2; j < i; j++) {
+              const aij = a[row + j] - (vi * w[j] + wi * house[hv + j]);
+              a[row + j] = aij;
+              acc += aij * house[nv + j];
+              q[j] += aij * nvi;
+            }
+            const aii = a[row + i] - 2 * vi * wi;
+            a[row + i] = aii;
+            acc += aii * nvi;
+          } else {
+            for (let j = s2; j < i; j++) {
+              const aij = a[row + j];
+              acc += aij * house[nv + j];
+              q[j] += aij * nvi;
+            }
+            acc += a[row + i] * nvi;
+          }
+          q[i] += acc;
+        } else {
+          for (let j = s2; j <= i; j++) a[row + j] -= vi * w[j] + wi * house[hv + j];
+        }
+      }
+      if (hasNext) {
+        const bn = beta[nextK];
+        for (let i = s2; i < n; i++) p[i] = q[i] * bn;
+      }
+    }
+    for (let i = 0; i < n; i++) d[i] = a[i * n + i];
+    for (let k = 0; k < n - 2; k++) if (beta[k] === 0) e[k] = a[(k + 1) * n + k];
+    if (n >= 2) e[n - 2] = a[(n - 1) * n + (n - 2)];
+    if (n >= 1) e[n - 1] = 0;
+  }
+
+  /**
+   * Reflector k from column k below the diagonal (entries k+1..n-1, already
+   * updated). Returns false (β = 0) when the column is already reduced.
+   */
+  private makeReflector(k: number): boolean {
+    const { n, a, beta, offDiag: e, house } = this;
+    const s = k + 1;
+    const hv = k * n;
+    let sigma = 0;
+    for (let i = s + 1; i < n; i++) {
+      const x = a[i * n + k];
+      house[hv + i] = x;
+      sigma += x * x;
+    }
+    const x0 = a[s * n + k];
+    house[hv + s] = 1;
+    if (sigma === 0) {
+      beta[k] = 0;
+      e[k] = x0;
+      for (let i = s + 1; i < n; i++) house[hv + i] = 0;
+      return false;
+    }
+    const mu = Math.sqrt(x0 * x0 + sigma);
+    // Parlett's choice avoids cancellation; H x = mu·e1 in both branches.
+    const v0 = x0 <= 0 ? x0 - mu : -sigma / (x0 + mu);
+    beta[k] = (2 * v0 * v0) / (sigma + v0 * v0);
+    const inv = 1 / v0;
+    for (let i = s + 1; i < n; i++) house[hv + i] *= inv;
+    e[k] = mu;
+    return true;
+  }
+
+  /** Implicit symmetric QR with Wilkinson shifts on (values, offDiag). */
+  private qrIterate(record: boolean): void {
+    const { n, values: d, offDiag: e } = this;
+    // Worst case: 60 iterations per eigenvalue, each up to n rotations.
+    if (record && this.rotIndex.length < 8 * n * n) this.growRotations(8 * n * n);
+    let rotIndex = this.rotIndex, rotC = this.rotC, rotS = this.rotS;
+    let count = 0;
+    const eps = 2.220446049250313e-16;
+    let hi = n - 1;
+    let iterations = 0;
+    const maxIterations = 60 * n;
+    while (hi > 0) {
+      if (Math.abs(e[hi - 1]) <= eps * (Math.abs(d[hi - 1]) + Math.abs(d[hi]))) {
+        e[hi - 1] = 0;
+        hi--;
+        continue;
+      }
+      let lo = hi - 1;
+      while (lo > 0 && Math.abs(e[lo - 1]) > eps * (Math.abs(d[lo - 1]) + Math.abs(d[lo]))) lo--;
+      if (lo > 0) e[lo - 1] = 0;
+      if (++iterations > maxIterations) break;
+      if (record && count + (hi - lo) > rotIndex.length) {
+        this.rotCount = count;
+        this.growRotations(rotIndex.length * 2);
+        rotIndex = this.rotIndex; rotC = this.rotC; rotS = this.rotS;
+      }
+      // Wilkinson shift from the trailing 2×2 block.
+      const delta = (d[hi - 1] - d[hi]) / 2;
+      const bb = e[hi - 1] * e[hi - 1];
+      const mu = d[hi] - bb / (delta + (delta >= 0 ? 1 : -1) * Math.sqrt(delta * delta + bb));
+      let x = d[lo] - mu;
+      let z = e[lo];
+      for (let k = lo; k < hi; k++) {
+        const r = Math.sqrt(x * x + z * z);
+        let c = 1, s = 0;
+        if (r !== 0) {
+          const inv = 1 / r;
+          c = x * inv;
+          s = -z * inv;
+        }
+        if (k > lo) e[k - 1] = r;
+        const pk = d[k], q = e[k], t = d[k + 1];
+        const cc = c * c, ss = s * s, cs = c * s;
+        d[k] = cc * pk - 2 * cs * q + ss * t;
+        d[k + 1] = ss * pk + 2 * cs * q + cc * t;
+        const ek = cs * (pk - t) + (cc - ss) * q;
+        e[k] = ek;
+        if (k < hi - 1) {
+          const en = e[k + 1];
+          z = -s * en;
+          e[k + 1] = c * en;
+          x = ek;
+        }
+        if (record) {
+          rotIndex[count] = k;
+          rotC[count] = c;
+          rotS[count] = s;
+          count++;
+        }
+      }
+    }
+    this.rotCount = count;
+  }
+
+  private growRotations(capacity: number): void {
+    const idx = new Int32Array(capacity); idx.set(this.rotIndex.subarray(0, this.rotCount)); this.rotIndex = idx;
+    const rc = new Float64Array(capacity); rc.set(this.rotC.subarray(0, this.rotCount)); this.rotC = rc;
+    const rs = new Float64Array(capacity); rs.set(this.rotS.subarray(0, this.rotCount)); this.rotS = rs;
+  }
+
+  /** y ← (Q Z)ᵀ y: coordinates of y in the eigenbasis (aligned with `values`). */
+  toEigenbasis(y: Float64Array): void {
+    const { n, house, beta } = this;
+    for (let k = 0; k < n - 2; k++) applyReflector(house, k * n, k + 1, n, beta[k], y);
+    const { rotIndex, rotC, rotS } = this;
+    for (let r = 0; r < this.rotCount; r++) {
+      const k = rotIndex[r], c = rotC[r], s = rotS[r];
+      const yk = y[k], yk1 = y[k + 1];
+      y[k] = c * yk - s * yk1;
+      y[k + 1] = s * yk + c * yk1;
+    }
+  }
+
+  /** y ← (Q Z) y: back from eigenbasis coordinates. */
+  fromEigenbasis(y: Float64Array): void {
+    const { rotIndex, rotC, rotS } = this;
+    for (let r = this.rotCount - 1; r >= 0; r--) {
+      const k = rotIndex[r], c = rotC[r], s = rotS[r];
+      const yk = y[k], yk1 = y[k + 1];
+      y[k] = c * yk + s * yk1;
+      y[k + 1] = -s * yk + c * yk1;
+    }
+    const { n, house, beta } = this;
+    for (let k = n - 3; k >= 0; k--) applyReflector(house, k * n, k + 1, n, beta[k], y);
+  }
+
+  /** Indices of `values` in ascending order of eigenvalue (insertion sort: n is small, data nearly sorted). */
+  ascendingOrder(): Int32Array {
+    const { n, values, order } = this;
+    for (let i = 0; i < n; i++) order[i] = i;
+    for (let i = 1; i < n; i++) {
+      const idx = order[i];
+      const v = values[idx];
+      let j = i - 1;
+      while (j >= 0 && values[order[j]] > v) {
+        order[j + 1] = order[j];
+        j--;
+      }
+      order[j + 1] = idx;
+    }
+    return order;
+  }
+}
+
+/** y ← (I - b v vᵀ) y with v = house[offset + s .. offset + n). */
+function applyReflector(house: Float64Array, offset: number, s: number, n: number, b: number, y: Float64Array): void {
+  if (b === 0) return;
+  let dot = 0;
+  for (let i = s; i < n; i++) dot += house[offset + i] * y[i];
+  dot *= b;
+  for (let i = s; i < n; i++) y[i] -= dot * house[offset + i];
+}
+
+/**
+ * Eigenvalues (descending) and eigenvectors of a symmetric 3×3 matrix by
+ * cyclic Jacobi rotations. `m` = [xx, yy, zz, xy, xz, yz]; vectors row-wise.
+ */
+export function eigenSymmetric3(m: ArrayLike<number>): { values: [number, number, number]; vectors: number[][] } {
+  const a = [
+    [m[0], m[3], m[4]],
+    [m[3], m[1], m[5]],
+    [m[4], m[5], m[2]],
+  ];
+  const v = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  for (let sweep = 0; sweep < 50; sweep++) {
+    const off = a[0][1] ** 2 + a[0][2] ** 2 + a[1][2] ** 2;
+    if (off < 1e-30 * (a[0][0] ** 2 + a[1][1] ** 2 + a[2][2] ** 2) || off === 0) break;
+    for (let p = 0; p < 2; p++) {
+      for (let q = p + 1; q < 3; q++) {
+        if (a[p][q] === 0) continue;
+        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < 3; k++) {
+          const akp = a[k][p], akq = a[k][q];
+          a[k][p] = c * akp - s * akq;
+          a[k][q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < 3; k++) {
+          const apk = a[p][k], aqk = a[q][k];
+          a[p][k] = c * apk - s * aqk;
+          a[q][k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < 3; k++) {
+          const vkp = v[k][p], vkq = v[k][q];
+          v[k][p] = c * vkp - s * vkq;
+          v[k][q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const idx = [0, 1, 2].sort((i, j) => a[j][j] - a[i][i]);
+  return {
+    values: [a[idx[0]][idx[0]], a[idx[1]][idx[1]], a[idx[2]][idx[2]]],
+    vectors: idx.map((i) => [v[0][i], v[1][i], v[2][i]]),
+  };
+}

@@ -1,0 +1,165 @@
+// Face blurring: a region on the face side where the tissue has lost its fine texture, compared with
+// the rest of the scalp, often with intensity smeared out into the air in front of it.
+import { dilate, fillHoles, gaussianSmooth, largestComponent } from './morphology.js';
+import { downsampleMean, resampleLinear } from './resample.js';
+import type { Dims, Vec3, Volume } from './volume.js';
+
+export interface BlurParams {
+  /** High-pass scale (mm) and the scale over which its energy is pooled (mm). */
+  detailMm: number;
+  poolMm: number;
+  /** A voxel is smooth when its detail ratio is below this fraction of the scalp's median. */
+  lowFraction: number;
+  /** Share of face-zone tissue that must be smooth, and the most the rest of the scalp may be. */
+  minFaceShare: number;
+  maxElsewhereShare: number;
+  /** Neighbourhood (Gaussian sigma, mm) and share of smooth voxels that make a voxel part of the region. */
+  voteMm: number;
+  voteShare: number;
+  /** Grid (mm) the pooling and voting run on. */
+  coarseMm: number;
+  /** Smallest blurred region, mm³. */
+  minVolumeMm3: number;
+}
+
+export const BLUR_PARAMS: BlurParams = {
+  detailMm: 1.2,
+  poolMm: 3,
+  lowFraction: 0.3,
+  minFaceShare: 0.15,
+  maxElsewhereShare: 0.12,
+  minVolumeMm3: 20000,
+  voteMm: 4,
+  voteShare: 0.35,
+  coarseMm: 2,
+};
+
+export interface BlurFinding {
+  detected: boolean;
+  mask: Uint8Array;
+  faceShare: number;
+  elsewhereShare: number;
+  volumeMm3: number;
+}
+
+/**
+ * Face zone: in front of and below the brain, outside it. Everything is relative to the brain's
+ * bounding box, so it needs no template registration.
+ */
+export function faceZone(brain: Uint8Array, vol: Volume): Uint8Array {
+  const [nx, ny, nz] = vol.dims;
+  let y0 = ny, y1 = -1, z0 = nz, z1 = -1;
+  let p = 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, p++)
+        if (brain[p]) {
+          if (j < y0) y0 = j;
+          if (j > y1) y1 = j;
+          if (k < z0) z0 = k;
+          if (k > z1) z1 = k;
+        }
+  const zone = new Uint8Array(brain.length);
+  if (y1 < 0) return zone;
+  const yFrom = y1 - 0.3 * (y1 - y0);
+  const zTo = z0 + 0.55 * (z1 - z0);
+  const nearBrain = dilate(brain, vol.dims, vol.spacing, 3);
+  p = 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, p++) zone[p] = j >= yFrom && k <= zTo && !nearBrain[p] ? 1 : 0;
+  return zone;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const s = Float64Array.from(values).sort();
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Block factors that bring a grid to about `targetMm` voxels. */
+function blockFactors(spacing: Vec3, targetMm: number): Vec3 {
+  return spacing.map((s) => Math.max(1, Math.round(targetMm / s))) as Vec3;
+}
+
+function coarseMask(mask: Uint8Array, dims: Dims, f: Vec3): Uint8Array {
+  const down = downsampleMean(Float32Array.from(mask), dims, f);
+  const out = new Uint8Array(down.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = down.data[i] >= 0.5 ? 1 : 0;
+  return out;
+}
+
+/**
+ * Texture is measured at full resolution (the detail left after a fine Gaussian), then pooled,
+ * compared and voted on a ~2 mm grid; the vote is interpolated back so the region's edge stays smooth.
+ */
+export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, threshold: number, min: number, params: BlurParams = BLUR_PARAMS): BlurFinding {
+  const fine = gaussianSmooth(vol.data, vol.dims, vol.spacing, params.detailMm);
+  const detail = new Float32Array(vol.data.length);
+  for (let i = 0; i < detail.length; i++) detail[i] = Math.abs(vol.data[i] - fine[i]);
+  const f = blockFactors(vol.spacing, params.coarseMm);
+  const cDetail = downsampleMean(detail, vol.dims, f);
+  const cData = downsampleMean(vol.data, vol.dims, f);
+  const cDims = cData.dims;
+  const cSpacing = vol.spacing.map((s, a) => s * f[a]) as Vec3;
+  const cVol: Volume = { data: cData.data, dims: cDims, spacing: cSpacing };
+  const cHead = coarseMask(head, vol.dims, f);
+  const cBrain = coarseMask(brain, vol.dims, f);
+  const energy = gaussianSmooth(cDetail.data, cDims, cSpacing, params.poolMm);
+  const level = gaussianSmooth(cData.data, cDims, cSpacing, params.poolMm);
+  const floor = Math.max(threshold - min, 1e-6);
+  const n = energy.length;
+  const ratio = new Float32Array(n);
+  for (let i = 0; i < n; i++) ratio[i] = energy[i] / Math.max(level[i] - min, floor);
+
+  const zone = faceZone(cBrain, cVol);
+  const nearBrain = dilate(cBrain, cDims, cSpacing, 3);
+  const scalpRatios: number[] = [];
+  for (let i = 0; i < n; i++) if (cHead[i] && !nearBrain[i] && !zone[i]) scalpRatios.push(ratio[i]);
+  const reference = median(scalpRatios);
+  const low = new Uint8Array(n);
+  for (let i = 0; i < n; i++) low[i] = level[i] - min > 0.5 * floor && ratio[i] < params.lowFraction * reference ? 1 : 0;
+
+  let zoneTissue = 0, zoneLow = 0, elseTissue = 0, elseLow = 0;
+  for (let i = 0; i < n; i++) {
+    if (!cHead[i] || nearBrain[i]) continue;
+    if (zone[i]) {
+      zoneTissue++;
+      zoneLow += low[i];
+    } else {
+      elseTissue++;
+      elseLow += low[i];
+    }
+  }
+  const faceShare = zoneTissue ? zoneLow / zoneTissue : 0;
+  const elsewhereShare = elseTissue ? elseLow / elseTissue : 0;
+  const searchZone = dilate(zone, cDims, cSpacing, 15);
+  // The blurred region: where most voxels with signal nearby are smooth (a neighbourhood vote is
+  // steadier than single voxels, which can be smooth by chance or textured at the blend's edge).
+  const signal = new Float32Array(n);
+  const lowSignal = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const sig = level[i] - min > 0.5 * floor && searchZone[i] ? 1 : 0;
+    signal[i] = sig;
+    lowSignal[i] = sig & low[i];
+  }
+  const votes = gaussianSmooth(lowSignal, cDims, cSpacing, params.voteMm);
+  const support = gaussianSmooth(signal, cDims, cSpacing, params.voteMm);
+  const share = new Float32Array(n);
+  for (let i = 0; i < n; i++) share[i] = signal[i] && !nearBrain[i] && support[i] > 0 ? votes[i] / support[i] : 0;
+  // Back to the fine grid: coarse voxel c covers fine voxels c·f .. c·f + f - 1.
+  const scale = f.map((v) => 1 / v) as Vec3;
+  const offset = f.map((v) => (1 - v) / (2 * v)) as Vec3;
+  const fineShare = resampleLinear(share, cDims, vol.dims, scale, offset, 0);
+  let region: Uint8Array = new Uint8Array(vol.data.length);
+  for (let i = 0; i < region.length; i++) region[i] = fineShare[i] > params.voteShare && (head[i] || vol.data[i] > min) ? 1 : 0;
+  region = largestComponent(region, vol.dims);
+  region = fillHoles(region, vol.dims);
+  // Keep what holds anatomy or smeared signal; the untouched air around is not part of it.
+  for (let i = 0; i < region.length; i++) if (region[i] && !head[i] && !(vol.data[i] > min)) region[i] = 0;
+  let count = 0;
+  for (let i = 0; i < region.length; i++) count += region[i];
+  const volumeMm3 = count * vol.spacing[0] * vol.spacing[1] * vol.spacing[2];
+  const detected = faceShare >= params.minFaceShare && elsewhereShare <= params.maxElsewhereShare && volumeMm3 >= params.minVolumeMm3;
+  return { detected, mask: region, faceShare, elsewhereShare, volumeMm3 };
+}

@@ -1,0 +1,201 @@
+// Brain extraction with MindGrab, prepared the way brainchop feeds it: an isotropic grid, intensities
+// scaled to [0, 1], cropped to the bright voxels' box with a 20-voxel margin, in FreeSurfer's
+// conformed (LIA) axis order, transposed (brainchop's enableTranspose).
+import { loadMindgrabGraph, runMindgrab, type MindgrabGraph } from '../models/mindgrab.js';
+import type { ExecutionProvider } from '../models/session.js';
+import { fillHoles, largestComponent } from './morphology.js';
+import { resampleLinear } from './resample.js';
+import { voxelCount, type Dims, type Vec3, type Volume } from './volume.js';
+
+export interface NetworkBrainOptions {
+  modelsDir?: string;
+  executionProvider: ExecutionProvider;
+  /** Isotropic grid the network runs on, mm (1 = as trained; larger is faster, coarser). */
+  gridMm?: number;
+  /** Crop margin in grid voxels around the bright voxels' box (brainchop: 20). */
+  cropPadding?: number;
+  /** Fraction of the scaled maximum that marks the crop box (brainchop autoThreshold: 0.5). */
+  cropThreshold?: number;
+}
+
+export interface NetworkBrain {
+  /** Brain mask on the RAS grid of the input volume. */
+  mask: Uint8Array;
+  modelSha256: string;
+  onnxSha256: string;
+  executionProvider: ExecutionProvider;
+  fellBackToCpu: boolean;
+  fallbackReason?: string;
+  networkDims: Dims;
+  timings: { prepare: number; session: number; inference: number; postprocess: number };
+}
+
+/** Intensity scaling to [0, 1]: 0 at the minimum, 1 at the 99.5th percentile of non-background voxels. */
+export function scaleForNetwork(data: Float32Array): Float32Array {
+  let min = Infinity;
+  for (let i = 0; i < data.length; i++) if (data[i] < min) min = data[i];
+  const hi = percentileAbove(data, min, 0.995);
+  const range = hi - min || 1;
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = (data[i] - min) / range;
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return out;
+}
+
+/** Percentile of the values strictly above `floor` (approximate, from a 4096-bin histogram). */
+export function percentileAbove(data: Float32Array, floor: number, q: number): number {
+  let max = -Infinity;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] > floor) {
+      count++;
+      if (data[i] > max) max = data[i];
+    }
+  }
+  if (count === 0) return floor;
+  const bins = 4096;
+  const hist = new Float64Array(bins);
+  const width = (max - floor) / bins || 1;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] > floor) hist[Math.min(bins - 1, Math.floor((data[i] - floor) / width))]++;
+  }
+  let acc = 0;
+  const target = q * count;
+  for (let b = 0; b < bins; b++) {
+    acc += hist[b];
+    if (acc >= target) return floor + (b + 1) * width;
+  }
+  return max;
+}
+
+interface Box {
+  lo: Vec3;
+  hi: Vec3;
+}
+
+function brightBox(data: Float32Array, dims: Dims, threshold: number, pad: number): Box {
+  const lo: Vec3 = [dims[0], dims[1], dims[2]];
+  const hi: Vec3 = [-1, -1, -1];
+  let p = 0;
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++, p++) {
+        if (data[p] <= threshold) continue;
+        if (i < lo[0]) lo[0] = i;
+        if (i > hi[0]) hi[0] = i;
+        if (j < lo[1]) lo[1] = j;
+        if (j > hi[1]) hi[1] = j;
+        if (k < lo[2]) lo[2] = k;
+        if (k > hi[2]) hi[2] = k;
+      }
+  if (hi[0] < 0) return { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1] };
+  return {
+    lo: lo.map((v) => Math.max(0, v - pad)) as Vec3,
+    hi: hi.map((v, a) => Math.min(dims[a] - 1, v + pad)) as Vec3,
+  };
+}
+
+/**
+ * RAS box -> network tensor. Conformed LIA has axes (L, I, A); brainchop's transpose reverses
+ * them, so the tensor is [A][I][L]... in row-major terms the last axis varies fastest, and after
+ * the transpose tensor[d][h][w] = LIA[w][h][d] read as LIA array [k][j][i] reversed: element
+ * (i_L, j_I, k_A) sits at index k_A + nA · (j_I + nI · i_L).
+ */
+function toNetworkLayout(src: Float32Array, dims: Dims, box: Box): { data: Float32Array; dims: Dims } {
+  const nL = box.hi[0] - box.lo[0] + 1;
+  const nA = box.hi[1] - box.lo[1] + 1;
+  const nI = box.hi[2] - box.lo[2] + 1;
+  const out = new Float32Array(nL * nA * nI);
+  const [nx, ny] = dims;
+  for (let iL = 0; iL < nL; iL++) {
+    const x = box.hi[0] - iL;
+    for (let jI = 0; jI < nI; jI++) {
+      const z = box.hi[2] - jI;
+      const rowOut = nA * (jI + nI * iL);
+      const rowIn = x + nx * ny * z;
+      for (let kA = 0; kA < nA; kA++) out[rowOut + kA] = src[rowIn + nx * (box.lo[1] + kA)];
+    }
+  }
+  return { data: out, dims: [nL, nI, nA] };
+}
+
+function fromNetworkLayout(net: Float32Array, dims: Dims, box: Box): Float32Array {
+  const out = new Float32Array(voxelCount(dims));
+  const nL = box.hi[0] - box.lo[0] + 1;
+  const nA = box.hi[1] - box.lo[1] + 1;
+  const nI = box.hi[2] - box.lo[2] + 1;
+  const [nx, ny] = dims;
+  for (let iL = 0; iL < nL; iL++) {
+    const x = box.hi[0] - iL;
+    for (let jI = 0; jI < nI; jI++) {
+      const z = box.hi[2] - jI;
+      const rowNet = nA * (jI + nI * iL);
+      const rowOut = x + nx * ny * z;
+      for (let kA = 0; kA < nA; kA++) out[rowOut + nx * (box.lo[1] + kA)] = net[rowNet + kA];
+    }
+  }
+  return out;
+}
+
+/** Isotropic grid over the same field of view: dims and the index maps both ways. */
+export function isotropicGrid(dims: Dims, spacing: Vec3, gridMm: number): { dims: Dims; toSourceScale: Vec3; toSourceOffset: Vec3 } {
+  const iso = dims.map((n, a) => Math.max(1, Math.round((n * spacing[a]) / gridMm))) as Dims;
+  // Grid covers the same extent: voxel edges line up, centres are mapped through the scale.
+  const scale = dims.map((n, a) => n / iso[a]) as Vec3;
+  const offset = scale.map((s) => 0.5 * s - 0.5) as Vec3;
+  return { dims: iso, toSourceScale: scale, toSourceOffset: offset };
+}
+
+let cachedGraph: { key: string; graph: Promise<MindgrabGraph> } | undefined;
+
+function graphFor(modelsDir?: string): Promise<MindgrabGraph> {
+  const key = modelsDir ?? '';
+  if (!cachedGraph || cachedGraph.key !== key) {
+    const graph = loadMindgrabGraph({ modelsDir });
+    cachedGraph = { key, graph };
+    graph.catch(() => (cachedGraph = undefined));
+  }
+  return cachedGraph.graph;
+}
+
+/** Brain mask of a RAS volume from MindGrab. */
+export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): Promise<NetworkBrain> {
+  const t0 = performance.now();
+  const gridMm = opts.gridMm ?? 1;
+  const grid = isotropicGrid(vol.dims, vol.spacing, gridMm);
+  const isoData = resampleLinear(vol.data, vol.dims, grid.dims, grid.toSourceScale, grid.toSourceOffset, 0);
+  const scaled = scaleForNetwork(isoData);
+  const pad = Math.round((opts.cropPadding ?? 20) / gridMm);
+  const box = brightBox(scaled, grid.dims, opts.cropThreshold ?? 0.5, pad);
+  const net = toNetworkLayout(scaled, grid.dims, box);
+  const graph = await graphFor(opts.modelsDir);
+  const t1 = performance.now();
+  const run = await runMindgrab(graph, net.data, net.dims, opts.executionProvider);
+  const t2 = performance.now();
+  const probIso = fromNetworkLayout(run.brainProbability, grid.dims, box);
+  // Back to the native grid: source index p maps to iso index (p + 0.5) / scale - 0.5.
+  const back = resampleLinear(
+    probIso,
+    grid.dims,
+    vol.dims,
+    grid.toSourceScale.map((s) => 1 / s) as Vec3,
+    grid.toSourceScale.map((s) => 0.5 / s - 0.5) as Vec3,
+    0,
+  );
+  let mask: Uint8Array = new Uint8Array(back.length);
+  for (let i = 0; i < back.length; i++) mask[i] = back[i] > 0.5 ? 1 : 0;
+  mask = fillHoles(largestComponent(mask, vol.dims), vol.dims);
+  const t3 = performance.now();
+  return {
+    mask,
+    modelSha256: graph.weightsSha256,
+    onnxSha256: graph.onnxSha256,
+    executionProvider: run.executionProvider,
+    fellBackToCpu: run.fellBackToCpu,
+    fallbackReason: run.fallbackReason,
+    networkDims: net.dims,
+    timings: { prepare: t1 - t0 - run.timings.sessionMs * 0, session: run.timings.sessionMs, inference: run.timings.inferenceMs, postprocess: t3 - t2 },
+  };
+}
