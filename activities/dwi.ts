@@ -61,7 +61,8 @@ export function createDwiActivities(deps: ActivityDeps) {
         for (const [key, modality] of MAPS) {
           const f = r.files[key];
           const id = `${scan.id}_${modality}`;
-          const bidsPath = `${stem}_${modality}.nii.gz`;
+          // OpenMind (and nnssl's converter) keep a series' derived maps in its `__Data` folder.
+          const bidsPath = `${stem}__Data/${modality}.nii.gz`;
           const meta = { export: { ...(source.export ?? {}), derived_from: scan.id }, dwi: { noiseLevel: r.noiseLevel, motion: { maxMotionMm, maxRotationDeg } }, provenance };
           const row = {
             id, dataset_id: scan.dataset_id, subject_id: scan.subject_id, session_id: scan.session_id, path: bidsPath, datatype: 'dwi', suffix: modality,

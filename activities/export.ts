@@ -7,6 +7,11 @@ import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { copyFileAtomic, fileExists, hashJson, sha256, writeFileAtomic } from '../lib/files.js';
 import { exportPathsFor, toCsv, type OpenMindRow } from '../lib/export/table.js';
+import { encodeMetadataParquet, PARQUET_FILE } from '../lib/export/parquet.js';
+import { buildPretrainData, formatPretrainData, PRETRAIN_FILE } from '../lib/export/nnssl.js';
+import { datasetCardMarkdown, writeDatasetCard, type SourceDataset } from '../lib/export/card.js';
+import { filterRows, isEmptyFilter, type ExportFilters } from '../lib/export/filters.js';
+import type { DB } from '../db/database.js';
 
 export const EXPORT_VERSION = '1';
 const MASK_FILES: Record<string, 'defaceMask' | 'fbMask'> = { deface_mask: 'defaceMask', fb_mask: 'fbMask' };
@@ -58,17 +63,17 @@ export function createExportActivities(deps: ActivityDeps) {
     return { skipped: written === 0, inputHash, outputHash: hashJson({ files, root }), result: { files, written, exportDir: root } };
   }
 
-  /** Rebuild `openneuro_metadata.csv` from the database; rewritten only when its content changes. */
-  async function writeMetadataTable(input: { exportDir?: string; datasetId?: string }): Promise<StepResult<{ rows: number; path: string }>> {
+  /**
+   * Rebuild the collection-level files from the database: `openneuro_metadata.csv`, the same table
+   * as Parquet, nnssl's `pretrain_data.json`, and the dataset card (README.md + age/sex plots).
+   * Each is rewritten only when its content changes, so a rerun touches only what changed.
+   */
+  async function writeMetadataTable(input: { exportDir?: string; datasetId?: string; filters?: ExportFilters }): Promise<StepResult<{ rows: number; path: string; written: string[] }>> {
     const root = rootOf(input.exportDir);
-    const rows = await metadataRows(deps, root);
-    const csv = toCsv(rows);
-    const file = path.join(root, 'openneuro_metadata.csv');
-    const hash = sha256(csv);
-    const existing = await fsp.readFile(file, 'utf8').catch(() => null);
-    const unchanged = existing !== null && sha256(existing) === hash;
-    if (!unchanged) await writeFileAtomic(file, csv);
-    return { skipped: unchanged, inputHash: hash, outputHash: hash, result: { rows: rows.length, path: file } };
+    const rows = filterRows(await metadataRows(deps, root), input.filters ?? {});
+    const written = await writeCollectionFiles(deps.db, root, rows, input.filters);
+    const hash = sha256(toCsv(rows));
+    return { skipped: written.length === 0, inputHash: hash, outputHash: hash, result: { rows: rows.length, path: path.join(root, 'openneuro_metadata.csv'), written } };
   }
 
   return { exportDataset, writeMetadataTable };
@@ -104,4 +109,51 @@ export async function metadataRows(deps: ActivityDeps, root: string): Promise<Op
     });
   }
   return rows;
+}
+
+/** Write a file only when its bytes differ from what is there; returns whether it wrote. */
+async function writeIfChanged(file: string, data: Uint8Array | string): Promise<boolean> {
+  const existing = await fsp.readFile(file).catch(() => null);
+  const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+  if (existing && existing.equals(bytes)) return false;
+  await writeFileAtomic(file, bytes);
+  return true;
+}
+
+/** Licence and attribution per source dataset, for the dataset card. */
+export async function sourceDatasets(db: DB, datasetIds: string[], dataDir: string): Promise<SourceDataset[]> {
+  if (!datasetIds.length) return [];
+  const rows = await db.selectFrom('datasets').select(['id', 'name', 'doi', 'version', 'source_kind', 'source_uri', 'metadata']).where('id', 'in', datasetIds).orderBy('id').execute();
+  const out: SourceDataset[] = [];
+  for (const d of rows) {
+    let desc = (d.metadata as { description?: Record<string, unknown> } | null)?.description ?? null;
+    if (!desc) {
+      const file = d.source_kind === 'local' ? path.join(d.source_uri, 'dataset_description.json') : path.join(dataDir, 'raw', d.id, 'dataset_description.json');
+      desc = await fsp.readFile(file, 'utf8').then((t) => JSON.parse(t.replace(/^\uFEFF/, '')), () => null);
+    }
+    const authors = Array.isArray(desc?.Authors) ? (desc!.Authors as unknown[]).map(String) : undefined;
+    out.push({ datasetId: d.id, name: d.name ?? (desc?.Name as string | undefined), license: desc?.License as string | undefined, authors, doi: d.doi ?? undefined, version: d.version ?? undefined });
+  }
+  return out;
+}
+
+/** The four collection files, each written only when changed. Returns the files written. */
+export async function writeCollectionFiles(db: DB, root: string, rows: OpenMindRow[], filters?: ExportFilters, dataDir?: string): Promise<string[]> {
+  const written: string[] = [];
+  const put = async (name: string, data: Uint8Array | string) => {
+    if (await writeIfChanged(path.join(root, name), data)) written.push(name);
+  };
+  await put('openneuro_metadata.csv', toCsv(rows));
+  await put(PARQUET_FILE, encodeMetadataParquet(rows));
+  await put(PRETRAIN_FILE, formatPretrainData(buildPretrainData(rows, { exportRoot: root })));
+  const datasets = [...new Set(rows.map((r) => String(r.image_path).split('/')[0]))];
+  const sources = await sourceDatasets(db, datasets, dataDir ?? path.dirname(root));
+  const card = { sources, filters: filters && !isEmptyFilter(filters) ? filters : undefined };
+  const readme = datasetCardMarkdown(rows, card);
+  const existing = await fsp.readFile(path.join(root, 'README.md'), 'utf8').catch(() => null);
+  if (existing !== readme) {
+    await writeDatasetCard(root, rows, card);
+    written.push('README.md');
+  }
+  return written;
 }

@@ -217,6 +217,42 @@ program
     }
   });
 
+program
+  .command('export')
+  .description('write an export (images, masks, CSV, Parquet, pretrain_data.json, dataset card) filtered by modality, quality, age, sex, health, field strength, derived')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--modality <list>', 'modalities, comma-separated (e.g. T1w,FLAIR)')
+  .option('--max-quality <n>', 'keep images with an image_quality_score at most n (1 = best)')
+  .option('--age <range>', 'age range in years, e.g. 20-40, 60-, -18')
+  .option('--sex <list>', 'female, male, other, unknown')
+  .option('--health <list>', 'health status, e.g. healthy')
+  .option('--field-strength <list>', 'field strengths in T, e.g. 3,1.5')
+  .option('--derived <yes|no>', 'yes: only DWI-derived maps; no: none of them')
+  .action(async (o) => {
+    const config = loadConfig();
+    const db = await openAppDatabase(config);
+    try {
+      const { runExport } = await import('./commands/export.js');
+      await runExport(db, dataPaths(config.dataDir).export, o.out, {
+        modality: o.modality, maxQuality: o.maxQuality, age: o.age, sex: o.sex, health: o.health, fieldStrength: o.fieldStrength, derived: o.derived === undefined ? undefined : /^(y|yes|true|1)$/i.test(o.derived), dataDir: config.dataDir,
+      });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+program
+  .command('verify')
+  .description('compare an export with a reference export: same files and hashes, same rows, no duplicates, no orphans (exit 1 on any difference)')
+  .requiredOption('--against <dir>', 'the reference export (e.g. from a clean run)')
+  .option('--export <dir>', 'the export to check (default $OPENMIND_DATA_DIR/export)')
+  .option('--json', 'machine-readable output')
+  .action(async (o) => {
+    const { runVerify } = await import('./commands/export.js');
+    const ok = await runVerify(o.against, o.export ?? dataPaths(loadConfig().dataDir).export, { json: o.json });
+    if (!ok) process.exitCode = 1;
+  });
+
 program.parseAsync().catch((e: Error) => {
   console.error(`openmind: ${e.message}`);
   if (process.env.OPENMIND_DEBUG) console.error(e.stack);

@@ -92,7 +92,7 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     for (const r of mine) {
       assert.ok(fs.existsSync(path.join(exportDir, r.image_path)));
       assert.ok(fs.existsSync(path.join(exportDir, r.anat_mask_path)) && fs.existsSync(path.join(exportDir, r.anon_mask_path)));
-      assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/(anat\/sub-0[12]_(T1w|T2w|FLAIR)|dwi\/sub-01_dwi_(T2w|ADC|FA))\.nii\.gz$/);
+      assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/(anat\/sub-0[12]_(T1w|T2w|FLAIR)|dwi\/sub-01_dwi__Data\/(T2w|ADC|FA))\.nii\.gz$/);
     }
     const fa = mine.find((r) => r.modality === 'FA')!;
     assert.equal(fa.derived_from, dwiId);

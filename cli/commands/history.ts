@@ -39,7 +39,13 @@ export function formatHistory(h: ScanHistory, scanId: string): string {
   }
   if (h.derived.length) {
     lines.push('', 'derived files:');
-    for (const d of h.derived as any[]) lines.push(`  ${d.kind.padEnd(12)} ${d.path}  sha256 ${short(d.content_hash)}  ${JSON.stringify(d.provenance)}`);
+    for (const d of h.derived as any[]) {
+      const p = d.provenance ?? {};
+      const by = p.GeneratedBy ? `${p.GeneratedBy.Name} ${p.GeneratedBy.Version}${p.GeneratedBy.Method ? ` (${p.GeneratedBy.Method})` : ''}` : '';
+      const ep = p.executionProvider ? `, ${p.executionProvider}${p.fellBackToCpu ? ` (fell back to CPU: ${p.fallbackReason ?? ''})` : ''}` : '';
+      const anon = p.anonymization ? `, anonymization ${p.anonymization.type} (${p.anonymization.confidence}, ${p.anonymization.source})` : '';
+      lines.push(`  ${d.kind.padEnd(12)} ${d.path}  sha256 ${short(d.content_hash)}  ${by}${ep}${anon}`);
+    }
   }
   const meta = s.metadata as { export?: Record<string, unknown>; acquisition?: Record<string, any>; participant?: Record<string, any> } | null;
   if (meta?.acquisition || meta?.participant) {
