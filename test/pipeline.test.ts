@@ -11,6 +11,7 @@ import { affineOf, readNiftiHeader } from '../lib/nifti/index.js';
 import { parseCsv, OPENMIND_COLUMNS } from '../lib/export/table.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
 import { STEP_ACTIVITIES } from '../activities/index.js';
+import { renderMetrics } from '../workers/metrics.js';
 
 const DS = 'e2e-sample';
 
@@ -191,5 +192,13 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     // A closed workflow answers queries by replay, which needs a worker polling.
     const ds = await withWorkers(env, dataDir, () => client.workflow.getHandle(`dataset/${DS}`).query('progress'));
     assert.equal((ds as { phase: string }).phase, 'done');
+  });
+
+  it('exposes Prometheus metrics: scans by status, failures by reason, queue backlog', async () => {
+    const text = await renderMetrics(env.db, env.temporal.nativeConnection);
+    assert.match(text, /^openmind_scans\{status="completed"\} \d+$/m);
+    assert.match(text, /^openmind_scan_failures\{step="validateScan",reason="truncated"\} 1$/m);
+    assert.match(text, /^openmind_step_attempts_total\{step="computeScanMasks",status="(completed|skipped)"\} \d+$/m);
+    assert.match(text, /^openmind_queue_backlog\{queue="openmind-cpu",type="activity"\} \d+$/m);
   });
 });

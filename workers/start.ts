@@ -5,6 +5,7 @@ import { openAppDatabase } from '../services/database.js';
 import { connectWorker } from '../services/temporal.js';
 import { createWorkers, runWorkersUntilSignal } from './run-workers.js';
 import { installLogger } from '../services/logging.js';
+import { startMetricsServer } from './metrics.js';
 
 export async function startWorkerProcess(queues: QueueName[]): Promise<void> {
   installLogger();
@@ -13,7 +14,9 @@ export async function startWorkerProcess(queues: QueueName[]): Promise<void> {
   const db = await openAppDatabase(config);
   const connection = await connectWorker(config.temporalAddress);
   const workers = await createWorkers({ connection, namespace: config.temporalNamespace, db, dataDir: config.dataDir, modelsDir: config.modelsDir, openneuroEndpoint: config.openneuroEndpoint, queues });
-  console.log(`openmind worker ${process.pid}: queues ${queues.join(', ')} on ${config.temporalAddress}`);
+  const metricsPort = Number(process.env.OPENMIND_METRICS_PORT ?? 0);
+  if (metricsPort) startMetricsServer({ db, port: metricsPort, connection, namespace: config.temporalNamespace });
+  console.log(`openmind worker ${process.pid}: queues ${queues.join(', ')} on ${config.temporalAddress}${metricsPort ? `, metrics on :${metricsPort}/metrics` : ''}`);
   try {
     await runWorkersUntilSignal(workers);
   } finally {
