@@ -253,6 +253,79 @@ program
     if (!ok) process.exitCode = 1;
   });
 
+program
+  .command('masks')
+  .description('anonymization (deface_mask) and anatomy (fb_mask) masks of one 3D image, with type, confidence and timings (no Temporal or database)')
+  .argument('<image>', 'a 3D NIfTI image')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--json', 'print the result as JSON')
+  .option('--models-dir <dir>', 'model store (default $OPENMIND_MODELS_DIR or ~/.cache/openmind/models)')
+  .option('--ep <provider>', 'execution provider: cpu or cuda (falls back to the CPU, recorded)')
+  .action(async (image: string, o) => (await import('./commands/masks.js')).runMasks(image, { out: o.out, json: o.json, modelsDir: o.modelsDir ?? process.env.OPENMIND_MODELS_DIR, ep: o.ep ?? process.env.OPENMIND_EP }));
+
+program
+  .command('dwi')
+  .description('DWI derivation in six steps: denoise, Gibbs, co-registration, bias field, brain mask, tensor → T2w, ADC, FA (no Temporal or database)')
+  .argument('<dwi>', 'a 4D diffusion series (.nii/.nii.gz)')
+  .requiredOption('--bval <file>', 'FSL .bval')
+  .requiredOption('--bvec <file>', 'FSL .bvec')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--json', 'print parameters, motion and timings as JSON')
+  .action(async (dwi: string, o) => (await import('./commands/dwi.js')).runDwi(dwi, { bval: o.bval, bvec: o.bvec, out: o.out, json: o.json }));
+
+program
+  .command('iqm')
+  .description('image-quality metrics of one image (MRIQC definitions), without Temporal or a database')
+  .argument('<image>')
+  .option('--mask <fb_mask>', 'anatomy mask')
+  .option('--anon-mask <deface_mask>', 'anonymization mask')
+  .option('--contrast <name>', 'T1w, T2w, FLAIR, ...')
+  .option('--json', 'machine-readable output')
+  .action(async (image: string, o) => {
+    await (await import('./commands/iqm.js')).runIqm(image, { mask: o.mask, anonMask: o.anonMask, contrast: o.contrast, json: o.json });
+  });
+
+program
+  .command('rate')
+  .description('serve the two-rater quality tool (loopback by default; with --host, raters sign in with tokens)')
+  .option('--port <n>', 'port', (v) => parseInt(v, 10), 8765)
+  .option('--host <host>', 'listen address (default 127.0.0.1)')
+  .action(async (o) => {
+    const config = loadConfig();
+    const rt = await startRuntime(config, { workers: false, log: (s) => console.error(s) });
+    try {
+      const { runRate } = await import('./commands/rate.js');
+      const { qualityWorkflowId } = await import('../workflows/quality-rating.js');
+      await runRate({
+        db: rt.db, port: o.port, host: o.host, assetsDir: path.join(config.dataDir, 'qc'),
+        // Each stored rating wakes the dataset × modality's qualityRating workflow (starting it if needed).
+        onRated: async (r) => {
+          await rt.client.workflow.signalWithStart('qualityRating', {
+            workflowId: qualityWorkflowId(r.datasetId, r.modality), taskQueue: 'openmind-io',
+            args: [{ datasetId: r.datasetId, modality: r.modality }], signal: 'rated', signalArgs: [{ rater: r.rater, score: r.score }],
+          });
+        },
+      });
+    } finally {
+      await rt.close();
+    }
+  });
+
+const raters = program.command('raters').description('manage raters of the quality tool');
+raters
+  .command('add')
+  .description('create a rater and print their sign-in token (stored only as a hash)')
+  .argument('<name>')
+  .option('--rotate', 'replace the token of an existing rater')
+  .action(async (name: string, o) => {
+    const db = await openAppDatabase(loadConfig());
+    try {
+      await (await import('./commands/rate.js')).runRatersAdd(db, name, { rotate: o.rotate });
+    } finally {
+      await db.destroy();
+    }
+  });
+
 program.parseAsync().catch((e: Error) => {
   console.error(`openmind: ${e.message}`);
   if (process.env.OPENMIND_DEBUG) console.error(e.stack);

@@ -1,7 +1,7 @@
 // Face blurring: a region on the face side where the tissue has lost its fine texture, compared with
 // the rest of the scalp, often with intensity smeared out into the air in front of it.
 import { dilate, fillHoles, gaussianSmooth, largestComponent } from './morphology.js';
-import { downsampleMean, resampleLinear } from './resample.js';
+import { downsampleMean, resampleLinear, upsampleNearest } from './resample.js';
 import type { Dims, Vec3, Volume } from './volume.js';
 
 export interface BlurParams {
@@ -147,16 +147,20 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   const support = gaussianSmooth(signal, cDims, cSpacing, params.voteMm);
   const share = new Float32Array(n);
   for (let i = 0; i < n; i++) share[i] = signal[i] && !nearBrain[i] && support[i] > 0 ? votes[i] / support[i] : 0;
-  // Back to the fine grid: coarse voxel c covers fine voxels c·f .. c·f + f - 1.
+  // The region's shape (one piece, no holes) is settled on the coarse grid...
+  let coarseRegion: Uint8Array = new Uint8Array(n);
+  for (let i = 0; i < n; i++) coarseRegion[i] = share[i] > params.voteShare ? 1 : 0;
+  coarseRegion = fillHoles(largestComponent(coarseRegion, cDims), cDims);
+  const allowed = dilate(coarseRegion, cDims, cSpacing, 2 * Math.max(...cSpacing));
+  for (let i = 0; i < n; i++) if (!allowed[i]) share[i] = 0;
+  // ...and its edge on the fine grid, from the interpolated vote (coarse voxel c covers fine c·f .. c·f + f - 1).
   const scale = f.map((v) => 1 / v) as Vec3;
   const offset = f.map((v) => (1 - v) / (2 * v)) as Vec3;
   const fineShare = resampleLinear(share, cDims, vol.dims, scale, offset, 0);
-  let region: Uint8Array = new Uint8Array(vol.data.length);
-  for (let i = 0; i < region.length; i++) region[i] = fineShare[i] > params.voteShare && (head[i] || vol.data[i] > min) ? 1 : 0;
-  region = largestComponent(region, vol.dims);
-  region = fillHoles(region, vol.dims);
+  const filled = upsampleNearest(coarseRegion, cDims, vol.dims, f);
+  const region = new Uint8Array(vol.data.length);
   // Keep what holds anatomy or smeared signal; the untouched air around is not part of it.
-  for (let i = 0; i < region.length; i++) if (region[i] && !head[i] && !(vol.data[i] > min)) region[i] = 0;
+  for (let i = 0; i < region.length; i++) region[i] = (fineShare[i] > params.voteShare || filled[i]) && (head[i] || vol.data[i] > min) ? 1 : 0;
   let count = 0;
   for (let i = 0; i < region.length; i++) count += region[i];
   const volumeMm3 = count * vol.spacing[0] * vol.spacing[1] * vol.spacing[2];

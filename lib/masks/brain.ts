@@ -98,10 +98,9 @@ function brightBox(data: Float32Array, dims: Dims, threshold: number, pad: numbe
 }
 
 /**
- * RAS box -> network tensor. Conformed LIA has axes (L, I, A); brainchop's transpose reverses
- * them, so the tensor is [A][I][L]... in row-major terms the last axis varies fastest, and after
- * the transpose tensor[d][h][w] = LIA[w][h][d] read as LIA array [k][j][i] reversed: element
- * (i_L, j_I, k_A) sits at index k_A + nA · (j_I + nI · i_L).
+ * RAS box -> network tensor. Conformed LIA has axes (i: L, j: I, k: A) with i fastest in memory;
+ * brainchop's transpose reverses the axis order, so in the row-major [D][H][W] tensor the element
+ * (i, j, k) sits at index k + nA · (j + nI · i): D runs along L, H along I, W (fastest) along A.
  */
 function toNetworkLayout(src: Float32Array, dims: Dims, box: Box): { data: Float32Array; dims: Dims } {
   const nL = box.hi[0] - box.lo[0] + 1;
@@ -196,6 +195,6 @@ export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): 
     fellBackToCpu: run.fellBackToCpu,
     fallbackReason: run.fallbackReason,
     networkDims: net.dims,
-    timings: { prepare: t1 - t0 - run.timings.sessionMs * 0, session: run.timings.sessionMs, inference: run.timings.inferenceMs, postprocess: t3 - t2 },
+    timings: { prepare: t1 - t0, session: run.timings.sessionMs, inference: run.timings.inferenceMs, postprocess: t3 - t2 },
   };
 }

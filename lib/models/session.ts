@@ -31,6 +31,10 @@ function firstLine(err: unknown): string {
 export async function createSession(model: string | Uint8Array, requested: ExecutionProvider = requestedProvider()): Promise<SessionChoice> {
   let fallbackReason: string | undefined;
   if (requested === 'cuda') {
+    // ORT logs a failed provider load at error level through its global logger; the fallback is
+    // reported in the result instead, so keep that quiet for the attempt.
+    const previousLevel = ort.env.logLevel;
+    ort.env.logLevel = 'fatal';
     try {
       const session = await createWith(model, {
         executionProviders: [{ name: 'cuda', deviceId: 0 }],
@@ -41,6 +45,8 @@ export async function createSession(model: string | Uint8Array, requested: Execu
       return { session, executionProvider: 'cuda', fellBackToCpu: false };
     } catch (err) {
       fallbackReason = `cuda unavailable: ${firstLine(err)}`;
+    } finally {
+      ort.env.logLevel = previousLevel;
     }
   }
   try {
