@@ -41,6 +41,8 @@ program
   .option('--datasets-at-once <n>', 'datasets processed at once', (v) => parseInt(v, 10), 2)
   .option('--scans-at-once <n>', 'scans processed at once per dataset', (v) => parseInt(v, 10), 8)
   .option('--export-dir <dir>', 'export folder')
+  .option('--intake-only', 'only download, verify and validate; process in a later run')
+  .option('--no-network-masks', 'masks without the MindGrab network (classical brain estimate)')
   .option('--no-wait', 'start the crawl and return')
   .option('--with-workers', 'also run workers in this process (default when no TEMPORAL_ADDRESS)')
   .action(async (folders: string[], o) => {
@@ -50,7 +52,10 @@ program
     const input: CrawlInput = {
       name: o.name,
       sources,
-      options: { datasetConcurrency: o.datasetsAtOnce, scanConcurrency: o.scansAtOnce, exportDir: o.exportDir ? path.resolve(o.exportDir) : undefined },
+      options: {
+        datasetConcurrency: o.datasetsAtOnce, scanConcurrency: o.scansAtOnce, exportDir: o.exportDir ? path.resolve(o.exportDir) : undefined,
+        intakeOnly: o.intakeOnly, ...(o.networkMasks === false ? { masks: { useNetwork: false } } : {}),
+      },
     };
     const rt = await startRuntime(config, { workers: o.withWorkers, log: (s) => console.error(s) });
     try {

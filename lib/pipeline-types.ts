@@ -22,6 +22,8 @@ export interface PipelineOptions {
   masks?: { useNetwork?: boolean; networkGridMm?: number };
   /** Skip the quality steps (metrics, rating tasks, rating workflows). */
   skipQuality?: boolean;
+  /** Only fetch, verify and validate (a download-first crawl); derivation, masks and metrics wait for a later run. */
+  intakeOnly?: boolean;
 }
 
 export interface ScanRef {

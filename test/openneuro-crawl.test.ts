@@ -31,7 +31,7 @@ describe('OpenNeuro crawl through the workflows (local server, faults on)', func
       env.temporal.client.workflow.execute('crawl', {
         taskQueue: 'openmind-io',
         workflowId: `crawl/${name}`,
-        args: [{ name, sources: [{ kind: 'openneuro', endpoint: server.url, datasets: DATASETS }], options: { datasetConcurrency: 3, scanConcurrency: 16, skipExport: true } }],
+        args: [{ name, sources: [{ kind: 'openneuro', endpoint: server.url, datasets: DATASETS }], options: { datasetConcurrency: 3, scanConcurrency: 16, skipExport: true, intakeOnly: true } }],
       }),
     ) as Promise<CrawlSummary>;
 
@@ -136,7 +136,7 @@ describe('OpenNeuro download resumes after its worker is killed mid-file', funct
     const handle = await env.temporal.client.workflow.start('crawl', {
       taskQueue: 'openmind-io',
       workflowId: 'crawl/kill-download',
-      args: [{ name: 'kill-download', sources: [{ kind: 'openneuro', endpoint: server.url, datasets: [ds], exclude }], options: { heartbeatSeconds: 2, scanConcurrency: 4, skipExport: true } }],
+      args: [{ name: 'kill-download', sources: [{ kind: 'openneuro', endpoint: server.url, datasets: [ds], exclude }], options: { heartbeatSeconds: 2, scanConcurrency: 4, skipExport: true, intakeOnly: true } }],
     });
     worker = start();
     const scanWf = `scan/${ds}/${dwi.path}`;

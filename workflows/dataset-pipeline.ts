@@ -95,7 +95,7 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
     }
   }
 
-  if (!opts.skipQuality) {
+  if (!opts.skipQuality && !opts.intakeOnly) {
     phase('quality');
     try {
       const tasks = await acts.io.prepareRatingTasks(keys);
@@ -126,7 +126,7 @@ async function runScan(scan: ScanRef, crawlId: string | undefined, opts: Dataset
   try {
     const handle = await startChild(scanPipeline, {
       workflowId: `scan/${scan.datasetId}/${scan.path}`,
-      args: [{ scan, crawlId, heartbeatSeconds, steps: { masks: opts.masks } }],
+      args: [{ scan, crawlId, heartbeatSeconds, steps: { masks: opts.masks, intakeOnly: opts.intakeOnly, skipQuality: opts.skipQuality } }],
       parentClosePolicy: ParentClosePolicy.TERMINATE,
       typedSearchAttributes: [
         { key: DatasetId, value: scan.datasetId },

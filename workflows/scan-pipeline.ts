@@ -11,6 +11,9 @@ import { Status, Step } from './search-attributes.js';
 export interface ScanStepOptions {
   masks?: { useNetwork?: boolean; networkGridMm?: number };
   dwi?: { useNetwork?: boolean };
+  /** Stop after fetch and validate. */
+  intakeOnly?: boolean;
+  skipQuality?: boolean;
 }
 
 export interface ScanPipelineInput {
@@ -51,19 +54,23 @@ export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcom
     return { results };
   }
 
-  const intake = await run(scan, INTAKE_STEPS);
+  const intakeOnly = !!input.steps?.intakeOnly;
+  const imageSteps = input.steps?.skipQuality ? IMAGE_STEPS.filter((s) => s.activity !== 'measureScanQuality') : IMAGE_STEPS;
+  const intake = await run(scan, intakeOnly ? INTAKE_STEPS.filter((s) => s.activity !== 'deriveDwi') : INTAKE_STEPS);
   if (intake.failed) return failed(scan, intake.failed, skipped);
 
-  if (scan.kind === 'dwi') {
+  if (intakeOnly) {
+    // Nothing more now; a later run without intakeOnly finds fetch and validate done and goes on.
+  } else if (scan.kind === 'dwi') {
     // Each derived map is a 3D image of its own (own scan id), with masks and metrics like any other.
     const derived = ((intake.results.deriveDwi as { derived?: DerivedRef[] } | undefined)?.derived ?? []);
     for (const d of derived) {
       const ref: ScanRef = { scanId: d.scanId, datasetId: scan.datasetId, path: scan.path, kind: '3d', modality: d.modality };
-      const r = await run(ref, IMAGE_STEPS);
+      const r = await run(ref, imageSteps);
       if (!r.failed) await acts.io.markScanCompleted({ datasetId: scan.datasetId, scanId: d.scanId });
     }
   } else {
-    const r = await run(scan, IMAGE_STEPS);
+    const r = await run(scan, imageSteps);
     if (r.failed) return failed(scan, r.failed, skipped);
   }
   await acts.io.markScanCompleted({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId: input.crawlId });
