@@ -457,17 +457,23 @@ class FakeOpenNeuroApp {
     } else if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${body.length}`;
     headers['content-length'] = slice.length;
     res.writeHead(status, headers);
-    this.stats.files.bytesServed += slice.length;
     if (fault === 'reset' && slice.length > 1) return this.sendThenReset(res, slice);
     if (fault === 'trickle') return this.trickle(res, slice, 0);
     if (fault === 'stall' && slice.length > 1) return this.stallMidway(res, slice);
-    res.end(slice);
+    this.send(res, slice, true);
+  }
+
+  /** Write body bytes, counting what actually goes out (bytesServed). */
+  private send(res: http.ServerResponse, bytes: Buffer, end: boolean, cb?: () => void): void {
+    this.stats.files.bytesServed += bytes.length;
+    if (end) res.end(bytes, cb);
+    else res.write(bytes, cb);
   }
 
   /** Send part of the body, then drop the connection. */
   private sendThenReset(res: http.ServerResponse, slice: Buffer): void {
     const cut = Math.max(1, Math.floor(slice.length / 2));
-    res.write(slice.subarray(0, cut), () => {
+    this.send(res, slice.subarray(0, cut), false, () => {
       const t = setTimeout(() => {
         this.timers.delete(t);
         res.socket?.resetAndDestroy?.() ?? res.destroy();
@@ -479,8 +485,8 @@ class FakeOpenNeuroApp {
   private trickle(res: http.ServerResponse, slice: Buffer, from: number): void {
     if (res.destroyed || this.closing) return;
     const chunk = this.faults.spec.trickleChunk ?? 4096;
-    if (from + chunk >= slice.length) return void res.end(slice.subarray(from));
-    res.write(slice.subarray(from, from + chunk));
+    if (from + chunk >= slice.length) return this.send(res, slice.subarray(from), true);
+    this.send(res, slice.subarray(from, from + chunk), false);
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.trickle(res, slice, from + chunk);
@@ -490,10 +496,10 @@ class FakeOpenNeuroApp {
 
   private stallMidway(res: http.ServerResponse, slice: Buffer): void {
     const cut = Math.floor(slice.length / 2);
-    res.write(slice.subarray(0, cut));
+    this.send(res, slice.subarray(0, cut), false);
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (!res.destroyed && !this.closing) res.end(slice.subarray(cut));
+      if (!res.destroyed && !this.closing) this.send(res, slice.subarray(cut), true);
     }, this.faults.spec.stallMs ?? 3000);
     this.timers.add(t);
   }
@@ -516,14 +522,14 @@ class FakeOpenNeuroApp {
     }
     this.stats.files.get++;
     if (range) this.stats.files.rangeGets++;
-    this.stats.files.bytesServed += end - start;
     const block = benchBlock();
     let pos = start;
     const pump = () => {
-      while (pos < end) {
+      while (pos < end && !res.destroyed) {
         const offset = pos % block.length;
         const n = Math.min(block.length - offset, end - pos);
         pos += n;
+        this.stats.files.bytesServed += n;
         if (!res.write(block.subarray(offset, offset + n))) return void res.once('drain', pump);
       }
       res.end();

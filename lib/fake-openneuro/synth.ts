@@ -77,7 +77,16 @@ export function parseBvals(text: string | undefined): number[] | undefined {
   return values.length ? values : undefined;
 }
 
-/** Plausible small geometry per BIDS datatype/suffix. */
+/**
+ * Head grid of the 3-D images the pipeline processes: 5 mm isotropic over 180 x 200 x 160 mm.
+ * Downstream steps need at least 16 voxels per axis and voxels of at most 6 mm (masks), and a
+ * shipped defacemask on the grid of its image, so every anat image shares this grid.
+ */
+const HEAD_GRID = { dims: [36, 40, 32], pixdim: [5, 5, 5] };
+/** DWI: 16 x 16 x 16 voxels of 6 mm per volume, so a series of ~100 volumes stays a few hundred KB. */
+const DWI_GRID = { dims: [16, 16, 16], pixdim: [6, 6, 6] };
+
+/** Plausible small geometry per BIDS datatype/suffix (files nobody processes get a tiny image). */
 export function imageSpecFor(datasetId: string, filePath: string, bvals?: number[]): ImageSpec {
   const segs = filePath.split('/');
   const name = segs[segs.length - 1];
@@ -85,17 +94,18 @@ export function imageSpecFor(datasetId: string, filePath: string, bvals?: number
   const suffix = bidsSuffix(name).toLowerCase();
   const variant = seedOf(`${datasetId}/${filePath}`) % 3;
   const derived = segs[0] === 'derivatives' || segs[0] === 'sourcedata';
+  const head = (datatype: Datatype, contrast: Contrast): ImageSpec => ({ dims: [...HEAD_GRID.dims], pixdim: [...HEAD_GRID.pixdim], datatype, contrast, variant });
   if (!derived && folder === 'anat') {
-    if (suffix === 'defacemask') return { dims: [32, 32, 24], pixdim: [6, 6, 7.5], datatype: 'uint8', contrast: 'mask', variant };
-    if (suffix.startsWith('inplane')) return { dims: [32, 32, 12], pixdim: [6, 6, 12], datatype: 'int16', contrast: suffix === 'inplanet2' ? 't2' : 't1', variant };
-    if (/map$/.test(suffix)) return { dims: [32, 32, 24], pixdim: [6, 6, 7.5], datatype: 'float32', contrast: 'map', variant };
-    return { dims: [32, 32, 24], pixdim: [6, 6, 7.5], datatype: 'int16', contrast: anatContrast(suffix), variant };
+    if (suffix === 'defacemask') return head('uint8', 'mask');
+    if (/map$/.test(suffix)) return head('float32', 'map');
+    if (suffix.startsWith('inplane')) return { dims: [36, 40, 24], pixdim: [5, 5, 6], datatype: 'int16', contrast: suffix === 'inplanet2' ? 't2' : 't1', variant };
+    return head('int16', anatContrast(suffix));
   }
   if (!derived && folder === 'dwi' && suffix === 'dwi') {
     const b = bvals ?? DEFAULT_DWI_BVALS;
-    return { dims: [...dwiGrid(b.length), b.length], pixdim: [12, 12, 15, 3], datatype: 'int16', contrast: 'dwi', variant, bvals: b };
+    return { dims: [...DWI_GRID.dims, b.length], pixdim: [...DWI_GRID.pixdim, 3], datatype: 'int16', contrast: 'dwi', variant, bvals: b };
   }
-  if (!derived && folder === 'pet' && suffix === 'pet') return { dims: [16, 16, 12], pixdim: [12, 12, 15], datatype: 'float32', contrast: 'pet', variant };
+  if (!derived && folder === 'pet' && suffix === 'pet') return head('float32', 'pet');
   if (!derived && folder === 'func' && suffix === 'bold') return { dims: [8, 8, 6, 4], pixdim: [24, 24, 30, 2], datatype: 'int16', contrast: 'bold', variant: 0 };
   return { dims: [8, 8, 6], pixdim: [24, 24, 30], datatype: 'int16', contrast: 'plain', variant: 0 };
 }
@@ -105,13 +115,6 @@ function anatContrast(suffix: string): Contrast {
   if (suffix.startsWith('t2') || suffix === 'angio' || suffix === 'megre' || suffix === 'mese' || suffix === 'swi') return 't2';
   if (suffix.startsWith('pd')) return 'pd';
   return 't1';
-}
-
-/** In-plane/slice grid small enough that a DWI series stays around 100 KB. */
-function dwiGrid(volumes: number): [number, number, number] {
-  const grids: Array<[number, number, number]> = [[16, 16, 10], [12, 12, 8], [10, 10, 6], [8, 8, 5], [6, 6, 4]];
-  for (const g of grids) if (g[0] * g[1] * g[2] * 2 * volumes <= 160_000) return g;
-  return grids[grids.length - 1];
 }
 
 /** Signal of each tissue per contrast: [background, scalp, skull, csf, gm, wm]. */
@@ -160,6 +163,7 @@ function tissueMap(dims: number[], variant: number): Uint8Array {
   return map;
 }
 
+/** One voxel's value; rounded (PET to 1/256) so the bytes compress well, as real images do. */
 function voxelValue(spec: ImageSpec, tissue: number, b: number, t: number, n: number): number {
   switch (spec.contrast) {
     case 'mask':
@@ -167,14 +171,15 @@ function voxelValue(spec: ImageSpec, tissue: number, b: number, t: number, n: nu
     case 'dwi': {
       const s0 = [6, 520, 60, 1300, 800, 700][tissue];
       const adc = [0, 0.0012, 0.0005, 0.003, 0.0009, 0.0007][tissue];
-      return Math.max(0, s0 * Math.exp(-Math.max(0, b) * adc) + n * 12);
+      return Math.max(0, Math.round(s0 * Math.exp(-Math.max(0, b) * adc) + n * 6));
     }
     case 'bold':
-      return INTENSITY.bold[tissue] * (1 + 0.01 * Math.sin(t)) + n * 8;
+      return Math.round(INTENSITY.bold[tissue] * (1 + 0.01 * Math.sin(t)) + n * 8);
+    case 'pet':
+      return Math.max(0, Math.round((INTENSITY.pet[tissue] + n * 0.05) * 256) / 256);
     default: {
-      const base = INTENSITY[spec.contrast][tissue];
-      const spread = spec.contrast === 'pet' ? 0.05 : spec.contrast === 'map' ? 40 : 10;
-      return Math.max(0, base + n * spread);
+      const spread = spec.contrast === 'map' ? 40 : 6;
+      return Math.max(0, Math.round(INTENSITY[spec.contrast][tissue] + n * spread));
     }
   }
 }

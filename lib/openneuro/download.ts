@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { parseAnnexKey, type AnnexKey } from './annex-key.js';
 import { OpenNeuroError, type OpenNeuroReason } from './errors.js';
 import { createStreamHasher, hashFile, type HashAlgorithm, type StreamHasher } from './hashing.js';
@@ -114,6 +115,8 @@ class FileDownload {
   private readonly policy: RetryPolicy;
   private readonly key: AnnexKey | null;
   private readonly partPath: string;
+  /** The .part file descriptor, open for the whole call (one open, positioned writes, one close). */
+  private part = -1;
   private readonly limiter: HostLimiter;
   private readonly htmlAllowed: boolean;
   private hasher!: StreamHasher;
@@ -151,8 +154,9 @@ class FileDownload {
 
   async run(): Promise<DownloadResult> {
     await fsp.mkdir(path.dirname(this.opts.dest), { recursive: true });
-    await this.preparePart();
+    this.part = await openPart(this.partPath);
     try {
+      await this.preparePart();
       for (;;) {
         this.throwIfAborted();
         const target = this.target();
@@ -174,26 +178,24 @@ class FileDownload {
         if (done) return done;
       }
     } catch (e) {
-      this.hasher.dispose();
+      this.hasher?.dispose();
+      await this.closePart(); // the .part stays for a later resume
       throw e;
     }
   }
 
   /** Pick up an existing .part (cut back to startOffset if given) and hash what it holds. */
   private async preparePart(): Promise<void> {
-    const partSize = await fsp.stat(this.partPath).then((s) => s.size, () => -1);
-    let offset = Math.max(0, partSize);
+    const partSize = (await fdOps.fstat(this.part)).size;
+    let offset = partSize;
     if (this.opts.startOffset !== undefined) offset = Math.min(offset, Math.max(0, this.opts.startOffset));
     const target = this.target();
     if (target !== undefined && offset > target) offset = 0;
-    if (partSize !== offset) {
-      if (partSize < 0) await fsp.writeFile(this.partPath, '');
-      else await fsp.truncate(this.partPath, offset);
-    }
+    if (partSize !== offset) await fdOps.ftruncate(this.part, offset);
     this.hasher = this.newHasher();
     if (offset > 0) {
       // Feed the kept bytes to the hash: local I/O, not counted as fetched.
-      const stream = fs.createReadStream(this.partPath, { start: 0, end: offset - 1, highWaterMark: WRITE_HIGH_WATER_MARK });
+      const stream = fs.createReadStream(this.partPath, { fd: this.part, autoClose: false, start: 0, end: offset - 1, highWaterMark: WRITE_HIGH_WATER_MARK });
       for await (const chunk of stream) this.hasher.update(chunk as Buffer);
     }
     this.offset = offset;
@@ -204,7 +206,7 @@ class FileDownload {
   private async resetPart(why: string): Promise<void> {
     this.note(`restart from byte 0: ${why}`);
     this.hasher.dispose();
-    await fsp.truncate(this.partPath, 0);
+    await fdOps.ftruncate(this.part, 0);
     this.offset = 0;
     this.hasher = this.newHasher();
   }
@@ -339,7 +341,10 @@ class FileDownload {
         keySize: this.key?.size,
       });
     }
-    await commitPart(this.partPath, this.opts.dest, this.opts.fsync ?? true);
+    // fsync (optional), close, rename: never a half file at dest.
+    if (this.opts.fsync ?? true) await fdOps.fdatasync(this.part);
+    await this.closePart();
+    await fsp.rename(this.partPath, this.opts.dest);
     return {
       bytes: this.offset,
       md5: digests.md5,
@@ -354,7 +359,15 @@ class FileDownload {
   }
 
   private async discardPart(): Promise<void> {
+    await this.closePart();
     await fsp.rm(this.partPath, { force: true });
+  }
+
+  private async closePart(): Promise<void> {
+    if (this.part < 0) return;
+    const fd = this.part;
+    this.part = -1;
+    await fdOps.close(fd).catch(() => {});
   }
 
   /** One HTTP round: HEAD (once per URL), then GET from the current offset. */
@@ -444,8 +457,9 @@ class FileDownload {
       if (range.total !== undefined) this.remoteTotal = range.total;
     } else {
       if (this.offset > 0) await this.resetPart('server ignored Range'); // 200: the whole file again
+      // A 200's length is the whole file unless the body is cut short; HEAD's answer, if any, stays.
       const length = Number(res.headers['content-length']);
-      if (Number.isFinite(length) && !res.headers['content-encoding']) this.remoteTotal = length;
+      if (this.remoteTotal === undefined && Number.isFinite(length) && !res.headers['content-encoding']) this.remoteTotal = length;
     }
     return this.streamBody(res);
   }
@@ -455,7 +469,7 @@ class FileDownload {
     const target = this.target();
     const startOffset = this.offset;
     const sniff = startOffset === 0 && !this.htmlAllowed;
-    const out = fs.createWriteStream(this.partPath, { flags: startOffset > 0 ? 'r+' : 'w', start: startOffset, highWaterMark: WRITE_HIGH_WATER_MARK });
+    const out = fs.createWriteStream(this.partPath, { fd: this.part, autoClose: false, start: startOffset, highWaterMark: WRITE_HIGH_WATER_MARK });
     return new Promise<Outcome>((resolve) => {
       let settled = false;
       let firstChunk = true;
@@ -547,17 +561,23 @@ class FileDownload {
   }
 }
 
-/** fsync the part file (optional), then rename it over dest: never a half file at dest. */
-async function commitPart(partPath: string, dest: string, fsync: boolean): Promise<void> {
-  if (fsync) {
-    const fh = await fsp.open(partPath, 'r+');
-    try {
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+/** Numeric-fd file calls (fd streams with autoClose off can share one descriptor; FileHandles cannot). */
+const fdOps = {
+  open: promisify(fs.open),
+  fstat: promisify(fs.fstat),
+  ftruncate: promisify(fs.ftruncate),
+  fdatasync: promisify(fs.fdatasync),
+  close: promisify(fs.close),
+};
+
+/** Open (or create) the .part file for positioned reads and writes, without truncating it. */
+async function openPart(partPath: string): Promise<number> {
+  try {
+    return await fdOps.open(partPath, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return fdOps.open(partPath, 'w+');
   }
-  await fsp.rename(partPath, dest);
 }
 
 /** An HTML page where binary data was expected (some gateways answer 200 with an error page). */

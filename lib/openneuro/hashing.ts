@@ -1,6 +1,6 @@
-// Incremental MD5 + SHA-256 of a byte stream. Small files hash inline; large transfers
-// hand 1 MiB blocks to background threads so hashing overlaps the network and disk work
-// instead of halving the download rate (MD5 runs at about the speed of loopback HTTP).
+// Incremental MD5 + SHA-256 of a byte stream. Small files hash inline; for large transfers
+// MD5 (about as slow as loopback HTTP itself) runs on a background thread fed 1 MiB blocks,
+// so it overlaps the network and disk work when a spare core exists.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -95,15 +95,19 @@ class HashThread {
   }
 
   post(session: number, block: ArrayBuffer, transfer: boolean): void {
-    this.worker!.postMessage({ s: session, b: block }, transfer ? [block] : []);
+    // A dead thread drops blocks; the session's digest then fails instead.
+    this.worker?.postMessage({ s: session, b: block }, transfer ? [block] : []);
   }
 
   finish(session: number, drop: boolean): Promise<string> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('the hash thread stopped; digest lost'));
     return new Promise<string>((resolve, reject) => {
       this.pending.set(session, { resolve, reject });
-      this.worker!.postMessage({ s: session, end: true, drop });
+      worker.postMessage({ s: session, end: true, drop });
     }).finally(() => {
-      if (--this.openSessions === 0) this.worker?.unref();
+      this.openSessions = Math.max(0, this.openSessions - 1);
+      if (this.openSessions === 0) this.worker?.unref();
     });
   }
 
