@@ -3,6 +3,9 @@
 // slices and writes them in place. For MP-PCA the original slices a range's
 // windows borrow from its neighbours (the halo) are copied before any worker
 // starts, since the neighbours overwrite them.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { resolveExtent, seriesSliceSource, type MppcaOptions, type MppcaResult } from './denoise.js';
 import type { GibbsParams } from './gibbs.js';
@@ -18,11 +21,23 @@ function workerUrl(): URL {
   return new URL(`./worker.${ext}`, import.meta.url);
 }
 
-/** Start a worker; under tsx (this file is .ts) the worker registers tsx's loader first. */
+/**
+ * URL of tsx's ESM API. import.meta.resolve is missing when tsx compiles this
+ * file to CommonJS (mocha), and the API's CommonJS build cannot register ESM
+ * hooks, so the ESM build is located next to the package entry.
+ */
+function resolveTsxApi(): string {
+  const meta = import.meta as ImportMeta & { resolve?: (specifier: string) => string };
+  if (typeof meta.resolve === 'function') return meta.resolve('tsx/esm/api');
+  const entry = createRequire(import.meta.url).resolve('tsx'); // .../tsx/dist/loader.mjs
+  return pathToFileURL(path.join(path.dirname(entry), 'esm/api/index.mjs')).href;
+}
+
+/** Start a worker; under tsx (this file is .ts) the worker registers tsx's hooks first. */
 function startWorker(task: WorkerTask): Worker {
   const url = workerUrl();
   if (url.pathname.endsWith('.ts')) {
-    const api = import.meta.resolve('tsx/esm/api');
+    const api = resolveTsxApi();
     const code = `import(${JSON.stringify(api)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
     return new Worker(code, { eval: true, workerData: task });
   }

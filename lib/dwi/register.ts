@@ -159,7 +159,7 @@ function percentile(values: ArrayLike<number>, q: number): number {
 }
 
 /** Normalised mutual information between a fixed sample set and a moving image. */
-export class NmiMetric {
+class NmiMetric {
   readonly bins: number;
   private readonly px: Float64Array;
   private readonly py: Float64Array;
@@ -391,7 +391,7 @@ export function estimateMotion(data: Float32Array, shape: readonly number[], vox
   const fineSamples = opts.samples ?? 20000;
   const seed = opts.seed ?? 1;
   const region = sampleRegion(reference, spatial);
-  const fine = new NmiMetric(reference, spatial, voxel, region, fineSamples, seed);
+  let fine: NmiMetric | undefined;
   const useCoarse = Math.min(...spatial.filter((n) => n > 1)) >= 16;
   let coarse: NmiMetric | undefined;
   if (useCoarse) {
@@ -415,8 +415,9 @@ export function estimateMotion(data: Float32Array, shape: readonly number[], vox
       start = coordinateSearch((p) => coarse!.value(p), start, minVoxel, refine ? minVoxel / 4 : minVoxel / 8, refine ? 200 : 400).params;
     }
     if (!refine || !coarse) {
-      fine.setMoving(volume);
-      start = coordinateSearch((p) => fine.value(p), start, minVoxel / 4, refine ? minVoxel / 8 : minVoxel / 100, 600).params;
+      const metric = (fine ??= new NmiMetric(reference, spatial, voxel, region, fineSamples, seed));
+      metric.setMoving(volume);
+      start = coordinateSearch((p) => metric.value(p), start, minVoxel / 4, refine ? minVoxel / 8 : minVoxel / 100, 600).params;
     }
     params.push(start as RigidParams);
     previous = start;
