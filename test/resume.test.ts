@@ -80,8 +80,9 @@ describe('resume after a worker is killed (SIGKILL)', function () {
 
     // Files: each 3D image exported once, no temporary leftovers, table rows match.
     const files = fs.readdirSync(path.join(exportDir, DS), { recursive: true }).map(String).filter((f) => f.endsWith('.nii.gz'));
-    assert.equal(files.filter((f) => !f.includes('__Data')).length, total - 1 + derived);
-    assert.equal(files.filter((f) => f.includes('__Data')).length, 2 * (total - 1 + derived));
+    const isMask = (f: string) => /(deface|fb)_mask\.nii\.gz$/.test(f);
+    assert.equal(files.filter((f) => !isMask(f)).length, total - 1 + derived);
+    assert.equal(files.filter(isMask).length, 2 * (total - 1 + derived));
     const leftovers = fs.readdirSync(exportDir, { recursive: true }).map(String).filter((f) => f.includes('.tmp-'));
     assert.deepEqual(leftovers, []);
     const rows = parseCsv(fs.readFileSync(path.join(exportDir, 'openneuro_metadata.csv'), 'utf8')).filter((r) => r.unique_id.startsWith(`${DS}:`));
