@@ -1,5 +1,5 @@
 // Orchestration overhead per scan: Temporal + database time on scans whose steps do almost nothing
-// (4x4x4 images), for 1,000 scans through the full graph (crawl → dataset → scan children → ledger +
+// (4x4x4 images, intake steps only), for 1,000 scans through crawl → dataset → scan children → ledger +
 // audit). Uses DATABASE_URL, else the local PostgreSQL at 127.0.0.1:5432, and a fresh dev server.
 import os from 'node:os';
 import fs from 'node:fs';
@@ -41,7 +41,7 @@ export default async function main(args: string[]): Promise<void> {
     const summary = (await env.client.workflow.execute('crawl', {
       taskQueue: 'openmind-io',
       workflowId: 'crawl/bench-orchestration',
-      args: [{ name: 'bench-orchestration', sources: [{ kind: 'local', path: ds, datasetId: 'tiny' }], options: { scanConcurrency: 32, skipExport: false } }],
+      args: [{ name: 'bench-orchestration', sources: [{ kind: 'local', path: ds, datasetId: 'tiny' }], options: { scanConcurrency: 32, intakeOnly: true } }],
     })) as CrawlSummary;
     const wallMs = performance.now() - t0;
     workers.forEach((w) => w.shutdown());
