@@ -13,6 +13,9 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 export async function openDatabase(opts: { url?: string; pgliteDir?: string; poolSize?: number }): Promise<DB> {
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    // An idle connection the server closes (restart, failover, a dropped test database) must not
+    // crash the process: the pool replaces it, and the next query on a dead server fails normally.
+    pool.on('error', (e) => console.warn(`database connection lost: ${e.message}`));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   if (!opts.pgliteDir) throw new Error('openDatabase: give DATABASE_URL or an embedded data folder');
