@@ -67,7 +67,7 @@ export default async function main(args: string[]): Promise<void> {
     fs.mkdirSync(path.join(tmp, 'curl'), { recursive: true });
     fs.writeFileSync(cfg, files.map((f) => `url = "${f.url}"\noutput = "${path.join(tmp, 'curl', f.name)}"`).join('\n'));
     const t2 = performance.now();
-    execFileSync('curl', ['-s', '--parallel', '--parallel-max', String(concurrency), '-K', cfg]);
+    execFileSync('curl', ['-s', '--no-progress-meter', '--parallel', '--parallel-max', String(concurrency), '-K', cfg]);
     const curlS = (performance.now() - t2) / 1000;
     const mb = bytes / 1e6;
     console.log(`download: ${files.length} files, ${mb.toFixed(1)} MB, ${concurrency} at once`);
