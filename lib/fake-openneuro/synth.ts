@@ -8,6 +8,7 @@ import crypto, { type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { encodeNifti1, NIFTI1_VOX_OFFSET } from '../nifti/index.js';
 import { bidsSuffix } from '../openneuro/selection.js';
+import { hashSeed, seededRandom } from '../random.js';
 
 type Datatype = 'uint8' | 'int16' | 'float32';
 type Contrast = 't1' | 't2' | 'flair' | 'pd' | 'map' | 'mask' | 'dwi' | 'pet' | 'bold' | 'plain';
@@ -49,26 +50,7 @@ const templates = new Map<string, Template>();
 const DEFAULT_DWI_BVALS = [0, 1000, 1000, 1000, 1000, 1000, 1000];
 
 /** Deterministic 32-bit seed from text (FNV-1a; speed matters, strength does not). */
-export function seedOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** mulberry32: small, fast, deterministic PRNG in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seedOf = (text: string): number => hashSeed(text);
 
 /** Count of b-values in a .bval text (= volumes of the DWI series). */
 export function parseBvals(text: string | undefined): number[] | undefined {
@@ -214,7 +196,7 @@ function volumePiece(spec: ImageSpec, t: number, withoutTail: boolean): VolumePi
   if (!piece) {
     const dims3 = spec.dims.slice(0, 3);
     const tissues = tissueMap(dims3, spec.variant);
-    const rand = prng(seedOf(key));
+    const rand = seededRandom(seedOf(key));
     const values = new Float32Array(tissues.length);
     for (let i = 0; i < tissues.length; i++) {
       const noise = rand() + rand() + rand() - 1.5; // roughly gaussian, sd 0.5
@@ -299,7 +281,7 @@ function perturbTail(template: Template, seed: number): Buffer {
   // A fresh, unpooled buffer: offset 0, so typed-array views are aligned.
   const tail = Buffer.allocUnsafeSlow(template.tail.length);
   template.tail.copy(tail);
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const { datatype, contrast } = template.spec;
   if (contrast === 'mask') {
     const bits = Math.min(64, tail.length);

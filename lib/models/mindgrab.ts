@@ -5,7 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from './errors.js';
 import { createSession, runSingle, type ExecutionProvider, type SessionChoice } from './session.js';
-import { cacheRoot, ensureModel, sha256Hex, writeFileAtomic, type EnsureModelOptions } from './store.js';
+import { cacheRoot, ensureModel, sha256Hex, type EnsureModelOptions } from './store.js';
+import { writeFileAtomic } from '../files.js';
 import { readTfjsModel } from './tfjs.js';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, tfjsToOnnxBytes, type ConvertOptions } from './tfjs-to-onnx.js';
 

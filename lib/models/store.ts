@@ -1,11 +1,12 @@
 // Model store: a folder of model files (OPENMIND_MODELS_DIR, default ~/.cache/openmind/models),
 // filled on demand from pinned public URLs and checked against pinned SHA-256 sums.
 // Layout: <modelsDir>/<model id>/<file>. Model weights never live in the repository.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelError } from './errors.js';
+import { writeFileAtomic } from '../files.js';
 
 export interface ModelFileSpec {
   name: string;
@@ -106,19 +107,6 @@ const defaultFetcher: Fetcher = async (url) => {
   if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
   return new Uint8Array(await response.arrayBuffer());
 };
-
-/** Write bytes atomically: a temporary file in the same folder, then rename. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 async function downloadVerified(spec: ModelFileSpec, target: string, fetcher: Fetcher): Promise<void> {
   let bytes: Uint8Array;

@@ -37,5 +37,5 @@ export {
 } from './mosaic.js';
 export { aggregateRatings, isValidScore, DISAGREEMENT_THRESHOLD, type Aggregate, type CurrentRating } from './aggregate.js';
 export { predictScanScore, predictTaskScore, PREDICT_ANCHORS, PREDICT_MODEL_VERSION, type Prediction } from './predict.js';
-export { hashSeed, sampleWithoutReplacement, seededRandom, gaussianSource } from './random.js';
+export { hashSeed, sampleWithoutReplacement, seededRandom, gaussianSource } from '../random.js';
 export { loadTaskIqms, predictedScoreOf, storePredictedScore, storeScanIqms } from './store.js';

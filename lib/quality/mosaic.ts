@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { QualityError } from './errors.js';
 import { createRgbImage, decodePng, encodePng, type RgbImage } from './png.js';
-import { sampleWithoutReplacement } from './random.js';
+import { sampleWithoutReplacement } from '../random.js';
 import { percentiles } from './stats.js';
 
 export interface MosaicImage {

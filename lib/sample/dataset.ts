@@ -3,7 +3,8 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { writeNifti } from '../nifti/index.js';
-import { dwiSeries, gradientDirections, rng, structuralImage, tissueMap } from './phantom.js';
+import { dwiSeries, gradientDirections, structuralImage, tissueMap } from './phantom.js';
+import { seededRandom } from '../random.js';
 import { writeFileAtomic } from '../files.js';
 
 export interface SampleOptions {
@@ -43,7 +44,7 @@ export async function generateSampleDataset(dir: string, opts: SampleOptions = {
   const vox = opts.voxelSize ?? 4;
   const contrasts = opts.contrasts ?? ['T1w', 'T2w', 'FLAIR'];
   const dwiSubjects = opts.dwiSubjects ?? 1;
-  const rand = rng(opts.seed ?? 1234);
+  const rand = seededRandom(opts.seed ?? 1234);
   const images: string[] = [];
   await fsp.mkdir(dir, { recursive: true });
 

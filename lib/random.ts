@@ -1,4 +1,4 @@
-// Seeded randomness, so that montages and tests pick the same scans on every run.
+// Seeded randomness shared by the pipeline: montages, synthesized test images and the sample dataset
 
 /** 32-bit FNV-1a hash of a string: turns a seed like "ds000001/T1w" into a number. */
 export function hashSeed(seed: string | number): number {
