@@ -300,16 +300,11 @@ program
     const rt = await startRuntime(config, { workers: false, log: (s) => console.error(s) });
     try {
       const { runRate } = await import('./commands/rate.js');
-      const { qualityWorkflowId } = await import('../workflows/quality-rating.js');
+      const { signalQualityWorkflow } = await import('../services/quality-signal.js');
       await runRate({
         db: rt.db, port: o.port, host: o.host, assetsDir: path.join(config.dataDir, 'qc'),
         // Each stored rating wakes the dataset × modality's qualityRating workflow (starting it if needed).
-        onRated: async (r) => {
-          await rt.client.workflow.signalWithStart('qualityRating', {
-            workflowId: qualityWorkflowId(r.datasetId, r.modality), taskQueue: 'openmind-io',
-            args: [{ datasetId: r.datasetId, modality: r.modality }], signal: 'rated', signalArgs: [{ rater: r.rater, score: r.score }],
-          });
-        },
+        onRated: (r) => signalQualityWorkflow(rt.client, r),
       });
     } finally {
       await rt.close();

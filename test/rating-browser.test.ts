@@ -1,6 +1,8 @@
 // The rating page in a real headless Chromium: two raters rate the same dataset × modality, one
 // with the mouse, one with the keyboard shortcuts (digit, Enter). Both ratings must land in
-// PostgreSQL and aggregate to their mean. Skips when playwright-core or /usr/bin/chromium is absent.
+// PostgreSQL and aggregate to their mean; then, end to end, ratings given in the browser drive the
+// dataset's qualityRating Temporal workflow to completion and the export carries the score.
+// Skips when playwright-core or /usr/bin/chromium is absent.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +12,12 @@ import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } 
 import { affineOf, readNifti, voxelSizes } from '../lib/nifti/index.js';
 import { computeIqms, estimateAnatomyMask, writeMontage, writeScanMosaic } from '../lib/quality/index.js';
 import { aggregateTask, currentRatings, registerRatingTask, startRatingServer, type RatingRecord, type RatingServer } from '../lib/rating/index.js';
+import { generateSampleDataset } from '../lib/sample/dataset.js';
+import { parseCsv } from '../lib/export/table.js';
+import type { CrawlSummary } from '../lib/pipeline-types.js';
+import { signalQualityWorkflow } from '../services/quality-signal.js';
+import { qualityWorkflowId, type QualityState } from '../workflows/quality-rating.js';
+import { getTestEnv, withWorkers, type TestEnv } from './helpers/env.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared');
@@ -180,4 +188,109 @@ describe('rating page in headless Chromium', function () {
     await page.waitForSelector('#my-tasks button');
     return { page };
   }
+});
+
+describe('browser ratings drive the qualityRating workflow to the export', function () {
+  this.timeout(600_000);
+  const DS = 'rating-flow';
+  const dbName = `openmind_rating_flow_${process.pid}`;
+  let playwright: any;
+  let browser: any;
+  let env: TestEnv;
+  // A database of its own, so the page's "next task" is this dataset's and no other test's.
+  let db: DB | undefined;
+  let dataDir: string;
+  let dsDir: string;
+  let exportDir: string;
+
+  before(async function () {
+    playwright = await loadPlaywright();
+    if (!playwright || !fs.existsSync(CHROMIUM)) return this.skip();
+    env = await getTestEnv();
+    db = await openDatabase({ url: await createDatabase(ADMIN_DB_URL, dbName) });
+    await migrateToLatest(db);
+    dataDir = path.join(env.tmp, DS);
+    dsDir = path.join(dataDir, 'bids', DS);
+    exportDir = path.join(dataDir, 'export');
+    await generateSampleDataset(dsDir, { subjects: 2, contrasts: ['T1w'], dwiSubjects: 0 });
+    browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  });
+
+  after(async function () {
+    await browser?.close();
+    await db?.destroy();
+    if (db) await dropDatabase(ADMIN_DB_URL, dbName).catch(() => undefined);
+  });
+
+  const scoresInExport = (): string[] =>
+    parseCsv(fs.readFileSync(path.join(exportDir, 'openneuro_metadata.csv'), 'utf8'))
+      .filter((r) => r.unique_id.startsWith(`${DS}:`) && r.modality === 'T1w')
+      .map((r) => r.image_quality_score);
+
+  it('two browser raters complete the workflow; every T1w row of the export carries their mean', async function () {
+    await withWorkers(
+      env,
+      dataDir,
+      async () => {
+        const client = env.temporal.client;
+        const summary: CrawlSummary = await client.workflow.execute('crawl', {
+          taskQueue: 'openmind-io',
+          workflowId: `crawl/${DS}`,
+          args: [{ name: DS, sources: [{ kind: 'local', path: dsDir, datasetId: DS }], options: { exportDir, masks: { useNetwork: false } } }],
+        });
+        assert.equal(summary.completed, 1);
+        assert.deepEqual(scoresInExport(), ['', ''], 'no human score yet: the export leaves it empty (predicted scores are kept apart)');
+
+        // The pipeline left the dataset × modality's rating workflow waiting for two raters.
+        const handle = client.workflow.getHandle(qualityWorkflowId(DS, 'T1w'));
+        const waiting = await handle.query<QualityState>('progress');
+        assert.equal(waiting.status, 'waiting');
+        assert.equal(waiting.source, 'predicted');
+        const described = await handle.describe();
+        assert.equal(described.status.name, 'RUNNING');
+
+        const server = await startRatingServer({ db: db!, assetsDir: path.join(dataDir, 'qc'), onRated: (r) => signalQualityWorkflow(client, r), log: () => undefined });
+        try {
+          const signIn = async (name: string) => {
+            const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
+            await page.goto(`${server.url}/login`);
+            await page.fill('#name', name);
+            await page.click('#sign-in');
+            await page.waitForSelector(`#task-title:has-text("${DS} × T1w")`);
+            return page;
+          };
+          // Rater 1 with the mouse.
+          const ana = await signIn('ana');
+          await ana.click('label.score:has-text("2")');
+          await ana.click('#submit');
+          await ana.waitForSelector(`#message:has-text("Saved ${DS} × T1w: score 2")`);
+          // The signal reached the workflow: it now waits for a second rater.
+          let mid = await handle.query<QualityState>('progress');
+          for (let i = 0; i < 100 && mid.raters.length < 1; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            mid = await handle.query<QualityState>('progress');
+          }
+          assert.deepEqual([mid.status, mid.raters], ['waiting', ['ana']]);
+
+          // Rater 2 with the keyboard.
+          const ben = await signIn('ben');
+          await ben.keyboard.press('3');
+          await ben.keyboard.press('Enter');
+          await ben.waitForSelector(`#message:has-text("Saved ${DS} × T1w: score 3")`);
+        } finally {
+          await server.close();
+        }
+
+        const final = await handle.result();
+        assert.deepEqual(final, { status: 'final', score: 2.5, source: 'raters', raters: ['ana', 'ben'] });
+      },
+      { exportDir, db },
+    );
+
+    // The workflow wrote the score to every image and rewrote the export table.
+    assert.deepEqual(scoresInExport(), ['2.5', '2.5']);
+    const scans = await db!.selectFrom('scans').select(['metadata']).where('dataset_id', '=', DS).where('modality', '=', 'T1w').execute();
+    assert.equal(scans.length, 2);
+    for (const s of scans) assert.deepEqual((s.metadata as any).quality, { score: 2.5, kind: 'raters', raters: ['ana', 'ben'] });
+  });
 });

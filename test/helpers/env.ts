@@ -61,10 +61,10 @@ after(async function () {
 });
 
 /** Run in-process workers for all three queues while `fn` runs. */
-export async function withWorkers<T>(env: TestEnv, dataDir: string, fn: () => Promise<T>, extra: { exportDir?: string } = {}): Promise<T> {
+export async function withWorkers<T>(env: TestEnv, dataDir: string, fn: () => Promise<T>, extra: { exportDir?: string; db?: DB } = {}): Promise<T> {
   const workers = await createWorkers({
     connection: env.temporal.nativeConnection,
-    db: env.db,
+    db: extra.db ?? env.db,
     dataDir,
     exportDir: extra.exportDir,
     modelsDir: path.join(loadConfig().sharedDir, 'models'),
