@@ -3,6 +3,7 @@ import pg from 'pg';
 import fs from 'node:fs';
 import type { Database } from './schema.js';
 import { staticMigrationProvider } from './migrations/index.js';
+import { QueryStats } from './query-stats.js';
 
 export type DB = Kysely<Database>;
 
@@ -16,7 +17,10 @@ export async function openDatabase(opts: { url?: string; pgliteDir?: string; poo
     // An idle connection the server closes (restart, failover, a dropped test database) must not
     // crash the process: the pool replaces it, and the next query on a dead server fails normally.
     pool.on('error', (e) => console.warn(`database connection lost: ${e.message}`));
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    // Benchmarks: per-statement timings to a file (see db/query-stats.ts).
+    const statsFile = process.env.OPENMIND_QUERY_STATS;
+    const log = statsFile ? new QueryStats(`${statsFile}.${process.pid}.json`).log : undefined;
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   }
   if (!opts.pgliteDir) throw new Error('openDatabase: give DATABASE_URL or an embedded data folder');
   fs.mkdirSync(opts.pgliteDir, { recursive: true });

@@ -74,7 +74,8 @@ export async function startDevServer(opts: { cli?: string; dbFile?: string; port
     uiUrl,
     process: child,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      // Already gone (exited, or killed by a signal: then exitCode stays null and 'exit' has fired).
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },

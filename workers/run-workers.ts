@@ -1,6 +1,8 @@
 // Builds the Temporal workers for one or more task queues. Each queue's entrypoint (io.ts, cpu.ts,
 // gpu.ts) calls this; all.ts runs every queue in one process for the demo and tests.
 import os from 'node:os';
+import fs from 'node:fs';
+import crypto from 'node:crypto';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -23,13 +25,51 @@ export interface WorkerSetup {
 
 let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** Bundle workflows/ once per process (webpack takes a few seconds). */
+/**
+ * Bundle workflows/ once per process. Webpack takes 5-20 s on a small machine, which a restarted
+ * worker would pay every time; so the bundle is also cached on disk, keyed by a hash of the
+ * sources it can include (workflows/, lib/, services/, the lockfile).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  cachedBundle ??= bundleWorkflowCode({
-    workflowsPath: createRequire(import.meta.url).resolve(path.join(repoRoot, 'workflows', 'index.ts')),
-    logger: { info() {}, debug() {}, trace() {}, warn: console.warn, error: console.error, log() {} } as any,
-  });
+  cachedBundle ??= (async () => {
+    const key = sourceHash(['workflows', 'lib', 'services', 'package-lock.json']);
+    const dir = path.join(process.env.OPENMIND_BUNDLE_CACHE ?? path.join(os.tmpdir(), 'openmind-workflow-bundles'), key);
+    try {
+      return { code: fs.readFileSync(path.join(dir, 'bundle.js'), 'utf8'), sourceMap: fs.readFileSync(path.join(dir, 'bundle.js.map'), 'utf8') };
+    } catch {
+      // Not cached yet: build and store it (atomically, so concurrent workers never read half a file).
+    }
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: createRequire(import.meta.url).resolve(path.join(repoRoot, 'workflows', 'index.ts')),
+      logger: { info() {}, debug() {}, trace() {}, warn: console.warn, error: console.error, log() {} } as any,
+    });
+    try {
+      const tmp = `${dir}.${process.pid}.tmp`;
+      fs.mkdirSync(tmp, { recursive: true });
+      fs.writeFileSync(path.join(tmp, 'bundle.js'), bundle.code);
+      fs.writeFileSync(path.join(tmp, 'bundle.js.map'), bundle.sourceMap);
+      fs.renameSync(tmp, dir);
+    } catch {
+      // Another process stored it first, or the cache folder is read-only: the bundle still works.
+    }
+    return bundle;
+  })();
   return cachedBundle;
+}
+
+function sourceHash(roots: string[]): string {
+  const h = crypto.createHash('sha256');
+  const visit = (p: string): void => {
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isDirectory()) {
+      for (const name of fs.readdirSync(p).sort()) if (name !== 'node_modules' && !name.startsWith('.')) visit(path.join(p, name));
+    } else if (/\.(ts|js|mjs|json)$/.test(p)) {
+      h.update(path.relative(repoRoot, p)).update('\0').update(fs.readFileSync(p));
+    }
+  };
+  for (const r of roots) visit(path.join(repoRoot, r));
+  return h.digest('hex').slice(0, 24);
 }
 
 const CONCURRENCY: Record<QueueName, number> = {
