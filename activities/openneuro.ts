@@ -68,7 +68,10 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     const snap = source.tag ? { tag: source.tag } as LatestSnapshot : await latestSnapshot(endpoint, datasetId);
     const version = snap.tag;
     const prior = await db.selectFrom('datasets').select(['version', 'hexsha', 'status']).where('id', '=', datasetId).executeTakeFirst();
-    if (prior && prior.version === version && (prior.hexsha ?? null) === (snap.hexsha ?? null) && prior.status !== 'failed') {
+    // Only a finished ingest counts: a row still 'registered' means an earlier attempt died while
+    // registering scans (a killed worker), and skipping then would lose the rest of the dataset.
+    const finished = prior?.status === 'ingested' || prior?.status === 'completed';
+    if (prior && finished && prior.version === version && (prior.hexsha ?? null) === (snap.hexsha ?? null)) {
       const scans = await db.selectFrom('scans').select((eb) => eb.fn.countAll<number>().as('n')).where('dataset_id', '=', datasetId).executeTakeFirstOrThrow();
       return { datasetId, version, scans: Number(scans.n), changedScans: 0, skipped: true, inputHash: `${version}:${snap.hexsha ?? ''}`, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
     }
@@ -100,17 +103,22 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       .insertInto('datasets')
       .values({
         id: datasetId, source_kind: 'openneuro', source_uri: `${endpoint}#${datasetId}`, version, hexsha: snap.hexsha ?? null, doi: snap.doi ?? null,
-        name: snap.name ?? null, status: 'ingested', failure_reason: null,
+        name: snap.name ?? null, status: 'registered', failure_reason: null,
         metadata: JSON.stringify({ snapshot: snap, listing: { files: listing.files.length, selected: selected.length, method: listing.method, fallbackReason: listing.fallbackReason ?? null }, refused }),
       })
       .onConflict((c) => c.column('id').doUpdateSet((eb) => ({
         source_uri: eb.ref('excluded.source_uri'), version: eb.ref('excluded.version'), hexsha: eb.ref('excluded.hexsha'), doi: eb.ref('excluded.doi'),
-        name: eb.ref('excluded.name'), status: 'ingested', failure_reason: null, metadata: eb.ref('excluded.metadata'), updated_at: new Date(),
+        name: eb.ref('excluded.name'), status: 'registered', failure_reason: null, metadata: eb.ref('excluded.metadata'), updated_at: new Date(),
       })))
       .execute();
 
+    // Register the images in batches (one statement per 500 rows, not four per image): a dataset of
+    // thousands of images registers in seconds, so a kill mid-way costs little to redo.
+    const known = new Map((await db.selectFrom('scans').select(['id', 'annex_key']).where('dataset_id', '=', datasetId).execute()).map((r) => [r.id, r.annex_key]));
+    const rows = [];
+    const subjects = new Map<string, { dataset_id: string; subject_id: string; metadata: null }>();
+    const sessions = new Map<string, { dataset_id: string; subject_id: string; session_id: string; metadata: null }>();
     let scans = 0;
-    let changedScans = 0;
     for (const f of selected.filter((s) => s.role === 'image')) {
       const cls = classifyImage(f.path);
       const bids = parseBidsPath(f.path);
@@ -124,26 +132,38 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       }
       scans++;
       const id = scanIdFor(datasetId, f.path);
-      const existing = await db.selectFrom('scans').select(['annex_key']).where('id', '=', id).executeTakeFirst();
-      if (existing && existing.annex_key === f.key) continue;
-      changedScans++;
-      const row = {
+      subjects.set(bids.subject, { dataset_id: datasetId, subject_id: bids.subject, metadata: null });
+      sessions.set(`${bids.subject}/${bids.session}`, { dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, metadata: null });
+      if (known.has(id) && known.get(id) === f.key) continue;
+      rows.push({
         id, dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, path: f.path, datatype: bids.datatype, suffix: bids.suffix,
         modality: cls.modality, kind: cls.kind, file_path: dest, bytes: f.size ?? null, annex_key: f.key, content_hash: null, dims: null, voxel_size: null,
         datatype_name: null, status: 'registered' as const, failure_step: null, failure_reason: null, failure_message: null,
         metadata: JSON.stringify({ source: { urls: candidateUrls(f as SnapshotFile, { endpoint, datasetId }), key: f.key, size: f.size ?? null } }),
-      };
+      });
+    }
+    const changedScans = rows.length;
+    const BATCH = 500;
+    for (let i = 0; i < rows.length; i += BATCH) {
+      const batch = rows.slice(i, i + BATCH);
+      const columns = Object.keys(batch[0]).filter((k) => k !== 'id');
       await db
         .insertInto('scans')
-        .values(row)
-        .onConflict((c) => c.column('id').doUpdateSet({ ...row, id: undefined, created_at: undefined, updated_at: new Date() } as any))
+        .values(batch)
+        // A changed file (new annex key) starts over: every column from the listing, status back to registered.
+        .onConflict((c) => c.column('id').doUpdateSet((eb) => ({ ...Object.fromEntries(columns.map((k) => [k, eb.ref(`excluded.${k}` as any)])), updated_at: new Date() }) as any))
         .execute();
-      await db.insertInto('subjects').values({ dataset_id: datasetId, subject_id: bids.subject, metadata: null }).onConflict((c) => c.doNothing()).execute();
-      await db.insertInto('sessions').values({ dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, metadata: null }).onConflict((c) => c.doNothing()).execute();
+      setProgress({ phase: 'register', done: Math.min(i + BATCH, rows.length), total: rows.length });
     }
+    const subjectRows = [...subjects.values()];
+    for (let i = 0; i < subjectRows.length; i += BATCH) await db.insertInto('subjects').values(subjectRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
+    const sessionRows = [...sessions.values()];
+    for (let i = 0; i < sessionRows.length; i += BATCH) await db.insertInto('sessions').values(sessionRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
     if (refused.length) {
       await db.updateTable('datasets').set({ metadata: JSON.stringify({ snapshot: snap, refused }) }).where('id', '=', datasetId).execute();
     }
+    // Last: only now may a rerun of this snapshot skip the listing.
+    await db.updateTable('datasets').set({ status: 'ingested', updated_at: new Date() }).where('id', '=', datasetId).execute();
     return {
       datasetId, version, scans, changedScans, skipped: false, refused: refused.length,
       inputHash: `${version}:${snap.hexsha ?? ''}`, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }),
