@@ -98,6 +98,33 @@ describe('OpenNeuro crawl through the workflows (local server, faults on)', func
     assert.equal(md5(local), (await server.listing(target)).find((f) => f.path === image)!.md5);
   });
 
+  it('re-lists a dataset whose earlier ingest died mid-registration, registering every scan', async () => {
+    // What a worker SIGKILLed inside ingestOpenNeuro leaves: the dataset row not yet marked
+    // ingested and only some of its scans registered (found by the scale bench's chaos run).
+    const target = 'ds000231';
+    const all = await env.db.selectFrom('scans').select('id').where('dataset_id', '=', target).orderBy('id').execute();
+    assert.ok(all.length >= 5);
+    const lost = all.slice(2).map((r) => r.id);
+    await env.db.deleteFrom('step_outputs').where('scan_id', 'in', lost).execute();
+    await env.db.deleteFrom('scan_events').where('scan_id', 'in', lost).execute();
+    await env.db.deleteFrom('scans').where('id', 'in', lost).execute();
+    await env.db.updateTable('datasets').set({ status: 'registered' }).where('id', '=', target).execute();
+
+    const summary = (await withWorkers(env, dataDir, () =>
+      env.temporal.client.workflow.execute('crawl', {
+        taskQueue: 'openmind-io',
+        workflowId: 'crawl/partial-ingest',
+        args: [{ name: 'partial-ingest', sources: [{ kind: 'openneuro', endpoint: server.url, datasets: [target] }], options: { skipExport: true, intakeOnly: true } }],
+      }),
+    )) as CrawlSummary;
+    assert.equal(summary.scans, all.length);
+    assert.equal(summary.scansCompleted, all.length);
+    const after = await env.db.selectFrom('scans').select(['id', 'status']).where('dataset_id', '=', target).orderBy('id').execute();
+    assert.deepEqual(after.map((r) => r.id), all.map((r) => r.id));
+    const ds = await env.db.selectFrom('datasets').select('status').where('id', '=', target).executeTakeFirstOrThrow();
+    assert.equal(ds.status, 'completed');
+  });
+
   it('refuses path-traversal names from a listing and records them', async () => {
     const { safeJoin } = await import('../lib/files.js');
     for (const bad of ['../x.nii.gz', '/etc/passwd', 'a/../../b', 'sub-01/anat/..\\x', 'sub-01/anat/x\u0000.nii.gz']) {
