@@ -18,7 +18,7 @@ import { mergeQueryStats, type QueryStat } from '../db/query-stats.js';
 import { startDevServer, type DevServer } from '../services/temporal.js';
 import { installLogger } from '../services/logging.js';
 import {
-  ChaosMonkey, diffPipelineStates, freePort, pipelineState, ProcessSampler, startFakeOpenNeuroChild, startWorkerChild, stopChild, workflowResult, type ChildHandle,
+  ChaosMonkey, diffPipelineStates, freePort, uiPortNear, pipelineState, ProcessSampler, startFakeOpenNeuroChild, startWorkerChild, stopChild, workflowResult, type ChildHandle,
 } from '../services/simulation.js';
 import { diffSnapshots, snapshotExport } from '../lib/export/verify.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
@@ -37,6 +37,8 @@ interface RunFigures {
   dbName: string;
   dataDir: string;
   address: string;
+  /** Kept up after the crawl for the history figures; finish() stops it. */
+  server: DevServer;
   queryStats: QueryStat[];
 }
 
@@ -63,16 +65,14 @@ export default async function main(argv: string[]): Promise<void> {
   fs.mkdirSync(root, { recursive: true });
   const log = (s: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
-  // The catalog's ids in order; the run takes every (1/fraction)-th, so replicas and real skeletons mix.
-  const ids = [...Array.from({ length: REAL }, () => ''), ...Array.from({ length: CATALOG - REAL }, (_, i) => `ds9${String(i + 1).padStart(5, '0')}`)];
   // Warm the workflow bundle cache once, so worker start-up (and restarts) skip webpack.
   await workflowBundle();
 
   const serverLog = path.join(root, 'fake-openneuro.log');
   let fake = startFakeOpenNeuroChild({ replicate: CATALOG - REAL, logFile: serverLog });
   let endpoint = await fake.ready;
-  const real = await realIds(endpoint);
-  real.forEach((id, i) => (ids[i] = id));
+  // The catalog's ids in order; the run takes every (1/fraction)-th, so replicas and real skeletons mix.
+  const ids = [...(await realIds(endpoint)), ...Array.from({ length: CATALOG - REAL }, (_, i) => `ds9${String(i + 1).padStart(5, '0')}`)];
   const step = Math.max(1, Math.round(1 / fraction));
   const chosen = ids.filter((_, i) => i % step === 0);
   log(`catalog ${ids.length} datasets at ${endpoint}; this run: ${chosen.length} datasets (fraction ${fraction})`);
@@ -88,10 +88,10 @@ export default async function main(argv: string[]): Promise<void> {
 
   // ---- the clean run ----
   const clean = await crawlOnce({ tag: 'clean', root, admin, endpoint, chosen, options, nWorkers, fakePid: () => fake.process.pid, log });
-  printFigures(clean, log);
+  printFigures(clean);
   const cleanHistory = await largestHistory(clean.address, log);
   console.log(`largest workflow history: ${cleanHistory.events} events (${cleanHistory.eventsId}), ${(cleanHistory.bytes / 1024).toFixed(0)} KiB (${cleanHistory.bytesId}); ${cleanHistory.over10k} histories over 10k events, ${cleanHistory.count} workflows`);
-  await printSlowQueries(clean, log);
+  await printSlowQueries(clean);
 
   let chaosDiffs: number | null = null;
   if (!o['no-chaos']) {
@@ -143,7 +143,7 @@ async function crawlOnce(a: {
   // The chaos run's server must survive a SIGKILL (SQLite file); the clean run keeps it in memory,
   // as the dev server's default and the orchestration bench do.
   const dbFile = a.chaos ? path.join(dataDir, 'temporal.db') : undefined;
-  const startServer = () => startDevServer({ port, uiPort: port + 1000 > 65000 ? port - 1000 : port + 1000, dbFile, logFile: path.join(dataDir, 'temporal.log') });
+  const startServer = () => startDevServer({ port, uiPort: uiPortNear(port), dbFile, logFile: path.join(dataDir, 'temporal.log') });
   let server: DevServer = await startServer();
   const address = server.address;
   const statsPrefix = path.join(dataDir, 'query-stats', 'q');
@@ -216,12 +216,10 @@ async function crawlOnce(a: {
       ? fs.readdirSync(path.dirname(statsPrefix)).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(path.dirname(statsPrefix), f), 'utf8')) as QueryStat[])
       : [],
   );
-  // Keep the server up for the history figures; the caller stops it via finish().
-  (db as any).__server = server;
-  return { summary, wallMs, sampler, db, dbName, dataDir, address, queryStats };
+  return { summary, wallMs, sampler, db, dbName, dataDir, address, server, queryStats };
 }
 
-function printFigures(r: RunFigures, log: (s: string) => void): void {
+function printFigures(r: RunFigures): void {
   const s = r.summary;
   const figures = r.sampler.figures();
   const n = s.scans || 1;
@@ -237,7 +235,6 @@ function printFigures(r: RunFigures, log: (s: string) => void): void {
   console.log(`worker RSS over the run (at ${fr.map((f) => `${f * 100}%`).join(', ')}): ${rss.map((v) => (v === null ? '?' : `${v} MB`)).join(', ')}`);
   const tRss = r.sampler.rssAt('temporal', fr);
   console.log(`Temporal server RSS over the run: ${tRss.map((v) => (v === null ? '?' : `${v} MB`)).join(', ')}`);
-  void log;
 }
 
 async function largestHistory(address: string, log: (s: string) => void) {
@@ -259,7 +256,7 @@ async function largestHistory(address: string, log: (s: string) => void) {
   return out;
 }
 
-async function printSlowQueries(r: RunFigures, log: (s: string) => void): Promise<void> {
+async function printSlowQueries(r: RunFigures): Promise<void> {
   await sql`analyze`.execute(r.db);
   const size = await sql<{ size: string }>`select pg_size_pretty(pg_database_size(current_database())) as size`.execute(r.db);
   const tables = await sql<{ name: string; size: string; rows: number }>`
@@ -286,12 +283,10 @@ async function printSlowQueries(r: RunFigures, log: (s: string) => void): Promis
       console.log(`      (no plan: ${(e as Error).message.split('\n')[0]})`);
     }
   }
-  void log;
 }
 
 async function finish(r: RunFigures, admin: string, keep?: boolean): Promise<void> {
-  const server = (r.db as any).__server as DevServer | undefined;
-  await server?.stop();
+  await r.server.stop();
   await r.db.destroy();
   if (!keep) await dropDatabase(admin, r.dbName).catch(() => undefined);
 }

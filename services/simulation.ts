@@ -21,6 +21,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A UI port beside a dev server's frontend port (the dev server always opens one). */
+export function uiPortNear(port: number): number {
+  return port < 64000 ? port + 1000 : port - 1000;
+}
+
 export interface ChildHandle {
   name: string;
   process: ChildProcess;
@@ -168,7 +173,7 @@ export class ProcessSampler {
         if (!g.seen.has(pid)) {
           g.seen.add(pid);
           // A process started before sampling began (postgres, the driver): count CPU from now.
-          g.cpuStart.set(pid, this.timeline.length === 0 && this.groups.size ? p.cpuMs : 0);
+          g.cpuStart.set(pid, this.timeline.length === 0 ? p.cpuMs : 0);
         }
         g.cpuLast.set(pid, p.cpuMs);
         g.peak = Math.max(g.peak, p.rssBytes);

@@ -9,7 +9,7 @@ import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } 
 import { ADMIN_DB_URL, getTestEnv } from './helpers/env.js';
 import { startDevServer, type DevServer } from '../services/temporal.js';
 import { startFakeOpenNeuro, type FakeOpenNeuro } from '../lib/fake-openneuro/index.js';
-import { ChaosMonkey, diffPipelineStates, freePort, pipelineState, startWorkerChild, stopChild, workflowResult, type ChildHandle } from '../services/simulation.js';
+import { ChaosMonkey, diffPipelineStates, freePort, uiPortNear, pipelineState, startWorkerChild, stopChild, workflowResult, type ChildHandle } from '../services/simulation.js';
 import { diffSnapshots, snapshotExport } from '../lib/export/verify.js';
 import { workflowBundle } from '../workers/run-workers.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
@@ -80,7 +80,7 @@ describe('chaos: killed workers, a restarted Temporal server and OpenNeuro fault
     runs.push(chaos);
     const port = await freePort();
     const dbFile = path.join(tmp, 'temporal-chaos.db');
-    const startServer = () => startDevServer({ dbFile, port, uiPort: await0(port), logFile: path.join(tmp, 'temporal-chaos.log') });
+    const startServer = () => startDevServer({ dbFile, port, uiPort: uiPortNear(port), logFile: path.join(tmp, 'temporal-chaos.log') });
     let devServer = await startServer();
     servers.push(devServer);
     const address = devServer.address;
@@ -126,7 +126,3 @@ describe('chaos: killed workers, a restarted Temporal server and OpenNeuro fault
   });
 });
 
-/** A UI port next to the server's (the dev server insists on one). */
-function await0(port: number): number {
-  return port < 64000 ? port + 1000 : port - 1000;
-}

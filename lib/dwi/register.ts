@@ -18,6 +18,7 @@
 // parameters θ is resampled as out(p) = volume(R p + t), R = Rz·Ry·Rx; the
 // gradient direction it was acquired with, seen in the reference frame, is
 // Rᵀ g.
+import { seededRandom } from '../random.js';
 
 export type RigidParams = [number, number, number, number, number, number];
 
@@ -140,18 +141,6 @@ function downsample(img: Float32Array, shape: readonly number[], voxel: readonly
   return { img: out, shape: [sx, sy, sz], voxel: [voxel[0] * f[0], voxel[1] * f[1], voxel[2] * f[2]] };
 }
 
-/** Seeded uniform random numbers (mulberry32) for reproducible sampling. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function percentile(values: ArrayLike<number>, q: number): number {
   const sorted = Float64Array.from(values).sort();
   if (sorted.length === 0) return 0;
@@ -177,7 +166,7 @@ class NmiMetric {
     const [nx, ny, nz] = this.grid.shape;
     const candidates: number[] = [];
     for (let i = 0; i < sampleMask.length; i++) if (sampleMask[i]) candidates.push(i);
-    const rnd = random(seed);
+    const rnd = seededRandom(seed);
     const count = Math.min(maxSamples, candidates.length);
     // Partial Fisher–Yates for a random subset.
     for (let k = 0; k < count; k++) {
@@ -584,7 +573,7 @@ function refineWithModel(
   // Sample points (mm, centred), jittered.
   const candidates: number[] = [];
   for (let i = 0; i < region.length; i++) if (region[i]) candidates.push(i);
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const count = Math.min(maxSamples, candidates.length);
   for (let k = 0; k < count; k++) {
     const j = k + Math.floor(rnd() * (candidates.length - k));

@@ -3,6 +3,7 @@
 // face block); so does a field of view that truncates the head, which is not anonymization and is
 // told apart by being aligned with the voxel grid and having no head beyond it.
 import type { Dims, Vec3, Volume } from './volume.js';
+import { seededRandom } from '../random.js';
 
 export interface CutParams {
   /** Max distance of an inlier from the plane, mm. */
@@ -48,18 +49,6 @@ interface SurfacePoints {
   pos: Float32Array;
   normal: Float32Array;
   count: number;
-}
-
-/** Seeded PRNG so results do not vary between runs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Half-width (voxels) of the neighbourhood whose head voxels give a surface normal. */
@@ -189,7 +178,7 @@ export function findCutPlanes(vol: Volume, head: Uint8Array, atMin: Uint8Array, 
   const voxelArea = Math.pow(vol.spacing[0] * vol.spacing[1] * vol.spacing[2], 2 / 3);
   const minInliers = params.minAreaMm2 / voxelArea;
   const active = new Uint8Array(all.count).fill(1);
-  const random = mulberry32(12345);
+  const random = seededRandom(12345);
   const planes: Plane[] = [];
   for (let round = 0; round < params.maxPlanes; round++) {
     let remaining = 0;
