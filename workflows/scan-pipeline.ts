@@ -45,7 +45,7 @@ export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcom
         results[step.activity] = r?.result;
       } catch (err) {
         const f = failureInfo(err);
-        await acts.io.markScanFailed({ ...keys, step: step.activity, reason: f.reason, message: f.message });
+        await acts.local.markScanFailed({ ...keys, step: step.activity, reason: f.reason, message: f.message });
         setStep(step.activity, 'failed');
         setCurrentDetails(`**${ref.scanId}** failed at \`${step.activity}\`: ${f.reason} — ${f.message}`);
         return { failed: { step: step.activity, ...f }, results };
@@ -67,13 +67,13 @@ export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcom
     for (const d of derived) {
       const ref: ScanRef = { scanId: d.scanId, datasetId: scan.datasetId, path: scan.path, kind: '3d', modality: d.modality };
       const r = await run(ref, imageSteps);
-      if (!r.failed) await acts.io.markScanCompleted({ datasetId: scan.datasetId, scanId: d.scanId });
+      if (!r.failed) await acts.local.markScanCompleted({ datasetId: scan.datasetId, scanId: d.scanId });
     }
   } else {
     const r = await run(scan, imageSteps);
     if (r.failed) return failed(scan, r.failed, skipped);
   }
-  await acts.io.markScanCompleted({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId: input.crawlId });
+  await acts.local.markScanCompleted({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId: input.crawlId });
   setStep('done', 'completed');
   return { scanId: scan.scanId, status: 'completed', skipped };
 }
