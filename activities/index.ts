@@ -31,6 +31,6 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Activities that are pipeline steps: each attempt gets a scan_events row. */
 export const STEP_ACTIVITIES = new Set<string>([
-  'ingestDataset', 'ingestOpenNeuro', 'fetchScan', 'validateScan', 'deriveDwi', 'computeScanMasks', 'measureScanQuality',
+  'ingestDataset', 'listOpenNeuroSnapshot', 'fetchOpenNeuroMetadata', 'registerOpenNeuroScans', 'fetchScan', 'validateScan', 'deriveDwi', 'computeScanMasks', 'measureScanQuality',
   'harmonizeMetadata', 'prepareRatingTasks', 'exportDataset', 'writeMetadataTable',
 ]);

@@ -8,14 +8,36 @@ import type { ActivityDeps } from './deps.js';
 import type { DatasetSource, StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { setProgress } from './heartbeat.js';
-import { hashJson, safeJoin, UnsafePathError } from '../lib/files.js';
+import { hashJson, safeJoin, sha256, sha256File, UnsafePathError, writeFileAtomic } from '../lib/files.js';
 import { classifyImage, parseBidsPath, scanIdFor } from '../lib/bids/index.js';
 import {
   candidateUrls, downloadFile, graphqlRequest, isAlreadyDownloaded, isOpenNeuroError, listCatalog, listSnapshotFiles, selectFiles,
-  type SnapshotFile,
+  type Selected, type SnapshotFile,
 } from '../lib/openneuro/index.js';
 
 export const FETCH_VERSION = '1';
+export const LISTING_VERSION = '1';
+
+/** What listOpenNeuroSnapshot stores on disk: the selection, and why files were refused. */
+interface StoredListing {
+  snapshot: LatestSnapshot;
+  endpoint: string;
+  method: string;
+  fallbackReason: string | null;
+  files: number;
+  selected: Selected<SnapshotFile>[];
+  refused: { path: string; reason: string; why: string }[];
+}
+
+/** Small JSON for the workflow: where the listing is, not the listing. */
+export type ListedSnapshot =
+  | { datasetId: string; version: string; unchanged: true; scans: number; skipped: true; inputHash: string; outputHash: string }
+  | {
+      datasetId: string; version: string; unchanged: false; skipped: boolean; listingFile: string; listingHash: string;
+      files: number; selected: number; images: number; method: string; inputHash: string; outputHash: string;
+    };
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 const DEFAULT_ENDPOINT = 'https://openneuro.org';
 
 interface LatestSnapshot {
@@ -58,53 +80,118 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Ingest an OpenNeuro snapshot: an unchanged snapshot (same tag and hexsha) is skipped without
-   * listing; otherwise list, select, download metadata files, and register the images as scans
-   * whose bytes the scan pipeline's `fetchScan` step downloads.
+   * Ingest of an OpenNeuro snapshot, step 1 of 3: find the snapshot and list its files. An
+   * unchanged snapshot of a fully ingested dataset (same tag and hexsha) is reported `unchanged`
+   * without listing. Otherwise the selected files go to a listing file under dataDir (ledger-backed
+   * by snapshot + selection), so a retry after a killed worker reuses it instead of listing again:
+   * a 26k-file snapshot under faults can take longer than a worker lives.
    */
-  async function ingestOpenNeuro(input: { datasetId: string; crawlId?: string; source: DatasetSource & { kind: 'openneuro' } }) {
+  async function listOpenNeuroSnapshot(input: { datasetId: string; crawlId?: string; source: DatasetSource & { kind: 'openneuro' } }): Promise<ListedSnapshot> {
     const { datasetId, source } = input;
     const endpoint = endpointOf(source);
     const snap = source.tag ? { tag: source.tag } as LatestSnapshot : await latestSnapshot(endpoint, datasetId);
     const version = snap.tag;
+    const inputHash = `${version}:${snap.hexsha ?? ''}`;
     const prior = await db.selectFrom('datasets').select(['version', 'hexsha', 'status']).where('id', '=', datasetId).executeTakeFirst();
     // Only a finished ingest counts: a row still 'registered' means an earlier attempt died while
     // registering scans (a killed worker), and skipping then would lose the rest of the dataset.
     const finished = prior?.status === 'ingested' || prior?.status === 'completed';
     if (prior && finished && prior.version === version && (prior.hexsha ?? null) === (snap.hexsha ?? null)) {
       const scans = await db.selectFrom('scans').select((eb) => eb.fn.countAll<number>().as('n')).where('dataset_id', '=', datasetId).executeTakeFirstOrThrow();
-      return { datasetId, version, scans: Number(scans.n), changedScans: 0, skipped: true, inputHash: `${version}:${snap.hexsha ?? ''}`, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
+      return { datasetId, version, unchanged: true, scans: Number(scans.n), skipped: true, inputHash, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
     }
-    const listing = await listSnapshotFiles(endpoint, datasetId, version);
-    const selected = selectFiles(listing.files, { include: source.include, exclude: source.exclude });
-    const root = rawRoot(datasetId);
-    const refused = [...listing.rejected.map((r) => ({ path: r.path, reason: r.reason, why: r.why }))];
+    const file = path.join(safeJoin(path.join(deps.dataDir, 'listings'), datasetId), `${safeName(version)}${snap.hexsha ? `-${safeName(snap.hexsha).slice(0, 12)}` : ''}.json`);
+    const step = await runIdempotentStep(db, {
+      datasetId, scanId: null, step: 'listOpenNeuroSnapshot', stepVersion: LISTING_VERSION, inputHash,
+      // The endpoint is a parameter: the stored URLs point at it.
+      params: { endpoint, include: source.include ?? null, exclude: source.exclude ?? null },
+    }, {
+      verify: async (r) => (await sha256File(file).catch(() => null)) === r.fileSha256,
+      compute: async () => {
+        const listing = await listSnapshotFiles(endpoint, datasetId, version);
+        const selected = selectFiles(listing.files, { include: source.include, exclude: source.exclude });
+        const stored: StoredListing = {
+          snapshot: snap, endpoint, method: listing.method, fallbackReason: listing.fallbackReason ?? null, files: listing.files.length, selected,
+          refused: listing.rejected.map((r) => ({ path: r.path, reason: r.reason, why: r.why })),
+        };
+        const text = JSON.stringify(stored);
+        await writeFileAtomic(file, text);
+        const result = { files: listing.files.length, selected: selected.length, images: selected.filter((f) => f.role === 'image').length, method: listing.method, fileSha256: sha256(text) };
+        // The content hash is what was selected, not the file's bytes, which hold this endpoint's URLs.
+        return { result, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }) };
+      },
+    });
+    const { fileSha256, ...counts } = step.result;
+    return { datasetId, version, unchanged: false, skipped: step.skipped, listingFile: file, listingHash: fileSha256, ...counts, inputHash, outputHash: step.outputHash };
+  }
 
-    // Metadata and gradient tables are small: fetch them here, so harmonization and DWI checks can read them.
-    const small = selected.filter((f) => f.role !== 'image');
+  async function readListing(input: { listingFile: string; listingHash: string }): Promise<StoredListing> {
+    if (!input.listingFile.startsWith(path.join(deps.dataDir, 'listings') + path.sep)) {
+      throw ApplicationFailure.nonRetryable(`listing ${input.listingFile} is outside the data folder`, 'InvalidInput', { reason: 'unsafe_path' });
+    }
+    const text = await fsp.readFile(input.listingFile, 'utf8');
+    // A changed file means another run re-listed in between; the ledger step must run again.
+    if (sha256(text) !== input.listingHash) throw ApplicationFailure.retryable(`listing ${input.listingFile} changed since it was written`, 'ListingChanged');
+    return JSON.parse(text) as StoredListing;
+  }
+
+  /**
+   * Step 2 of 3: download the snapshot's metadata and gradient tables (small files), so
+   * harmonization and DWI checks can read them. Files already here with their annex hash are
+   * skipped, so a retry resumes where the killed attempt stopped.
+   */
+  async function fetchOpenNeuroMetadata(input: { datasetId: string; crawlId?: string; listingFile: string; listingHash: string }) {
+    const { datasetId } = input;
+    const stored = await readListing(input);
+    const root = rawRoot(datasetId);
+    const small = stored.selected.filter((f) => f.role !== 'image');
     let done = 0;
+    let fetched = 0;
+    let refused = 0;
     for (const f of small) {
       let dest: string;
       try {
         dest = safeJoin(root, f.path);
-      } catch (e) {
-        refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
+      } catch {
+        refused++; // recorded with the reason by registerOpenNeuroScans
         continue;
       }
       if (!(await isAlreadyDownloaded(dest, f.size, f.key))) {
-        await downloadFile({ urls: candidateUrls(f, { endpoint, datasetId }), dest, expectedSize: f.size, key: f.key, signal: Context.current().cancellationSignal }).catch((e) => {
+        await downloadFile({ urls: candidateUrls(f, { endpoint: stored.endpoint, datasetId }), dest, expectedSize: f.size, key: f.key, signal: Context.current().cancellationSignal }).catch((e) => {
           throw asFailure(e);
         });
+        fetched++;
       }
       setProgress({ phase: 'metadata', done: ++done, total: small.length });
     }
+    return { datasetId, files: small.length, fetched, refused, inputHash: input.listingHash, outputHash: hashJson(small.map((f) => [f.path, f.key])) };
+  }
 
+  /**
+   * Step 3 of 3: register the snapshot's images as scans (whose bytes the scan pipeline's
+   * `fetchScan` downloads), then mark the dataset ingested: only now may a rerun skip the listing.
+   */
+  async function registerOpenNeuroScans(input: { datasetId: string; crawlId?: string; listingFile: string; listingHash: string }) {
+    const { datasetId } = input;
+    const stored = await readListing(input);
+    const { snapshot: snap, endpoint, selected } = stored;
+    const version = snap.tag;
+    const root = rawRoot(datasetId);
+    const refused = [...stored.refused];
+    for (const f of selected.filter((s) => s.role !== 'image')) {
+      try {
+        safeJoin(root, f.path);
+      } catch (e) {
+        refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
+      }
+    }
+    const datasetMetadata = (r: typeof refused) =>
+      JSON.stringify({ snapshot: snap, listing: { files: stored.files, selected: selected.length, method: stored.method, fallbackReason: stored.fallbackReason }, refused: r });
     await db
       .insertInto('datasets')
       .values({
         id: datasetId, source_kind: 'openneuro', source_uri: `${endpoint}#${datasetId}`, version, hexsha: snap.hexsha ?? null, doi: snap.doi ?? null,
-        name: snap.name ?? null, status: 'registered', failure_reason: null,
-        metadata: JSON.stringify({ snapshot: snap, listing: { files: listing.files.length, selected: selected.length, method: listing.method, fallbackReason: listing.fallbackReason ?? null }, refused }),
+        name: snap.name ?? null, status: 'registered', failure_reason: null, metadata: datasetMetadata(refused),
       })
       .onConflict((c) => c.column('id').doUpdateSet((eb) => ({
         source_uri: eb.ref('excluded.source_uri'), version: eb.ref('excluded.version'), hexsha: eb.ref('excluded.hexsha'), doi: eb.ref('excluded.doi'),
@@ -159,14 +246,11 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     for (let i = 0; i < subjectRows.length; i += BATCH) await db.insertInto('subjects').values(subjectRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
     const sessionRows = [...sessions.values()];
     for (let i = 0; i < sessionRows.length; i += BATCH) await db.insertInto('sessions').values(sessionRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
-    if (refused.length) {
-      await db.updateTable('datasets').set({ metadata: JSON.stringify({ snapshot: snap, refused }) }).where('id', '=', datasetId).execute();
-    }
     // Last: only now may a rerun of this snapshot skip the listing.
-    await db.updateTable('datasets').set({ status: 'ingested', updated_at: new Date() }).where('id', '=', datasetId).execute();
+    await db.updateTable('datasets').set({ status: 'ingested', metadata: datasetMetadata(refused), updated_at: new Date() }).where('id', '=', datasetId).execute();
     return {
-      datasetId, version, scans, changedScans, skipped: false, refused: refused.length,
-      inputHash: `${version}:${snap.hexsha ?? ''}`, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }),
+      datasetId, version, scans, changedScans, refused: refused.length,
+      inputHash: input.listingHash, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }),
     };
   }
 
@@ -194,5 +278,5 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     });
   }
 
-  return { listOpenNeuroDatasets, ingestOpenNeuro, fetchScan };
+  return { listOpenNeuroDatasets, listOpenNeuroSnapshot, fetchOpenNeuroMetadata, registerOpenNeuroScans, fetchScan };
 }

@@ -88,7 +88,7 @@ describe('OpenNeuro crawl through the workflows (local server, faults on)', func
     const events = await env.db
       .selectFrom('scan_events')
       .select(['dataset_id', 'status'])
-      .where('step', '=', 'ingestOpenNeuro')
+      .where('step', '=', 'registerOpenNeuroScans')
       .where('workflow_id', '=', `dataset/${target}`)
       .orderBy('id', 'desc')
       .limit(1)
@@ -99,7 +99,7 @@ describe('OpenNeuro crawl through the workflows (local server, faults on)', func
   });
 
   it('re-lists a dataset whose earlier ingest died mid-registration, registering every scan', async () => {
-    // What a worker SIGKILLed inside ingestOpenNeuro leaves: the dataset row not yet marked
+    // What a worker SIGKILLed inside registerOpenNeuroScans leaves: the dataset row not yet marked
     // ingested and only some of its scans registered (found by the scale bench's chaos run).
     const target = 'ds000231';
     const all = await env.db.selectFrom('scans').select('id').where('dataset_id', '=', target).orderBy('id').execute();
@@ -109,6 +109,8 @@ describe('OpenNeuro crawl through the workflows (local server, faults on)', func
     await env.db.deleteFrom('scan_events').where('scan_id', 'in', lost).execute();
     await env.db.deleteFrom('scans').where('id', 'in', lost).execute();
     await env.db.updateTable('datasets').set({ status: 'registered' }).where('id', '=', target).execute();
+    const listings = () => server.stats().graphql.recursive + server.stats().graphql.tree;
+    const listingsBefore = listings();
 
     const summary = (await withWorkers(env, dataDir, () =>
       env.temporal.client.workflow.execute('crawl', {
@@ -123,6 +125,10 @@ describe('OpenNeuro crawl through the workflows (local server, faults on)', func
     assert.deepEqual(after.map((r) => r.id), all.map((r) => r.id));
     const ds = await env.db.selectFrom('datasets').select('status').where('id', '=', target).executeTakeFirstOrThrow();
     assert.equal(ds.status, 'completed');
+    // The listing the first crawl stored (ledger + file) is reused: a kill after listing costs no re-listing.
+    assert.equal(listings(), listingsBefore);
+    const steps = await env.db.selectFrom('scan_events').select('step').where('workflow_id', '=', 'dataset/' + target).where('status', '=', 'completed').execute();
+    for (const step of ['listOpenNeuroSnapshot', 'fetchOpenNeuroMetadata', 'registerOpenNeuroScans']) assert.ok(steps.some((s) => s.step === step), step);
   });
 
   it('refuses path-traversal names from a listing and records them', async () => {

@@ -1,5 +1,5 @@
 // datasetPipeline: one dataset as a retryable graph.
-//   ingest → metadata (dataset-level) → scans (scanPipeline children, bounded window, paged) → export
+//   ingest (local folder; or OpenNeuro: list → metadata files → register) → metadata (dataset-level) → scans (scanPipeline children, bounded window, paged) → export
 // Input: DatasetPipelineInput (plain JSON, UI-friendly). Output: DatasetOutcome.
 // Continues-as-new between scan pages when Temporal suggests it, so 15k-scan datasets stay small.
 import {
@@ -57,11 +57,19 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
   if (!input.resume) {
     phase('ingest');
     try {
-      const ingest =
-        input.source.kind === 'openneuro'
-          ? await acts.io.ingestOpenNeuro({ ...keys, source: input.source })
-          : await acts.io.ingestDataset({ ...keys, source: input.source });
-      version = ingest.version;
+      if (input.source.kind === 'openneuro') {
+        // Three short steps, not one long one: each is resumable on its own, so a killed worker
+        // costs one step's attempt, never the whole listing + downloads + registration again.
+        const listed = await acts.io.listOpenNeuroSnapshot({ ...keys, source: input.source });
+        version = listed.version;
+        if (!listed.unchanged) {
+          const listing = { listingFile: listed.listingFile, listingHash: listed.listingHash };
+          await acts.io.fetchOpenNeuroMetadata({ ...keys, ...listing });
+          await acts.io.registerOpenNeuroScans({ ...keys, ...listing });
+        }
+      } else {
+        version = (await acts.io.ingestDataset({ ...keys, source: input.source })).version;
+      }
     } catch (err) {
       return await failDataset(datasetId, input, err);
     }
