@@ -7,6 +7,7 @@
 //
 //   npm run bench -- scale [--fraction 0.1] [--no-chaos] [--intake-only] [--workers 1]
 //                          [--dataset-concurrency 4] [--scan-concurrency 16] [--keep]
+//                          [--temporal-db memory|file]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,9 @@ export default async function main(argv: string[]): Promise<void> {
       'scan-concurrency': { type: 'string', default: '16' },
       keep: { type: 'boolean', default: false },
       dir: { type: 'string' },
+      // memory: the dev server's default, fastest; its RSS grows with every closed run it retains
+      // (~125 kB each), so a full-catalog run keeps its state in a SQLite file instead.
+      'temporal-db': { type: 'string', default: 'memory' },
     },
   });
   const fraction = Number(o.fraction);
@@ -85,9 +89,12 @@ export default async function main(argv: string[]): Promise<void> {
     heartbeatSeconds: 10,
   };
   const nWorkers = Number(o.workers);
+  if (o['temporal-db'] !== 'memory' && o['temporal-db'] !== 'file') throw new Error(`--temporal-db is memory or file, not ${o['temporal-db']}`);
+  const temporalDb = o['temporal-db'] as 'memory' | 'file';
 
   // ---- the clean run ----
-  const clean = await crawlOnce({ tag: 'clean', root, admin, endpoint, chosen, options, nWorkers, fakePid: () => fake.process.pid, log });
+  const clean = await crawlOnce({ tag: 'clean', root, admin, endpoint, chosen, options, nWorkers, fakePid: () => fake.process.pid, log, temporalDb });
+  console.log(`Temporal dev server state: ${temporalDb === 'file' ? 'SQLite file (--db-filename)' : 'in memory'}`);
   printFigures(clean);
   const cleanHistory = await largestHistory(clean.address, log);
   console.log(`largest workflow history: ${cleanHistory.events} events (${cleanHistory.eventsId}), ${(cleanHistory.bytes / 1024).toFixed(0)} KiB (${cleanHistory.bytesId}); ${cleanHistory.over10k} histories over 10k events, ${cleanHistory.count} workflows`);
@@ -132,6 +139,7 @@ async function crawlOnce(a: {
   fakePid: () => number | undefined;
   log: (s: string) => void;
   chaos?: boolean;
+  temporalDb?: 'memory' | 'file';
 }): Promise<RunFigures> {
   const dataDir = path.join(a.root, a.tag);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -140,9 +148,9 @@ async function crawlOnce(a: {
   const db = await openDatabase({ url: dbUrl });
   await migrateToLatest(db);
   const port = await freePort();
-  // The chaos run's server must survive a SIGKILL (SQLite file); the clean run keeps it in memory,
-  // as the dev server's default and the orchestration bench do.
-  const dbFile = a.chaos ? path.join(dataDir, 'temporal.db') : undefined;
+  // The chaos run's server must survive a SIGKILL (SQLite file); the clean run keeps it in memory
+  // unless told otherwise, as the dev server's default and the orchestration bench do.
+  const dbFile = a.chaos || a.temporalDb === 'file' ? path.join(dataDir, 'temporal.db') : undefined;
   const startServer = () => startDevServer({ port, uiPort: uiPortNear(port), dbFile, logFile: path.join(dataDir, 'temporal.log') });
   let server: DevServer = await startServer();
   const address = server.address;
