@@ -8,7 +8,7 @@ import type { ActivityDeps } from './deps.js';
 import type { DatasetSource, StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { setProgress } from './heartbeat.js';
-import { hashJson, safeJoin, sha256, sha256File, UnsafePathError, writeFileAtomic } from '../lib/files.js';
+import { fileSafeName, hashJson, safeJoin, sha256, sha256File, UnsafePathError, writeFileAtomic } from '../lib/files.js';
 import { classifyImage, parseBidsPath, scanIdFor } from '../lib/bids/index.js';
 import {
   candidateUrls, downloadFile, graphqlRequest, isAlreadyDownloaded, isOpenNeuroError, listCatalog, listSnapshotFiles, selectFiles,
@@ -16,7 +16,8 @@ import {
 } from '../lib/openneuro/index.js';
 
 export const FETCH_VERSION = '1';
-export const LISTING_VERSION = '1';
+// 2: paths unsafe under the raw folder are refused in the listing itself.
+export const LISTING_VERSION = '2';
 
 /** What listOpenNeuroSnapshot stores on disk: the selection, and why files were refused. */
 interface StoredListing {
@@ -37,7 +38,6 @@ export type ListedSnapshot =
       files: number; selected: number; images: number; method: string; inputHash: string; outputHash: string;
     };
 
-const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 const DEFAULT_ENDPOINT = 'https://openneuro.org';
 
 interface LatestSnapshot {
@@ -100,7 +100,7 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       const scans = await db.selectFrom('scans').select((eb) => eb.fn.countAll<number>().as('n')).where('dataset_id', '=', datasetId).executeTakeFirstOrThrow();
       return { datasetId, version, unchanged: true, scans: Number(scans.n), skipped: true, inputHash, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
     }
-    const file = path.join(safeJoin(path.join(deps.dataDir, 'listings'), datasetId), `${safeName(version)}${snap.hexsha ? `-${safeName(snap.hexsha).slice(0, 12)}` : ''}.json`);
+    const file = path.join(safeJoin(path.join(deps.dataDir, 'listings'), datasetId), `${fileSafeName(version)}${snap.hexsha ? `-${fileSafeName(snap.hexsha).slice(0, 12)}` : ''}.json`);
     const step = await runIdempotentStep(db, {
       datasetId, scanId: null, step: 'listOpenNeuroSnapshot', stepVersion: LISTING_VERSION, inputHash,
       // The endpoint is a parameter: the stored URLs point at it.
@@ -109,10 +109,20 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       verify: async (r) => (await sha256File(file).catch(() => null)) === r.fileSha256,
       compute: async () => {
         const listing = await listSnapshotFiles(endpoint, datasetId, version);
-        const selected = selectFiles(listing.files, { include: source.include, exclude: source.exclude });
+        const refused = listing.rejected.map((r) => ({ path: r.path, reason: r.reason, why: r.why }));
+        // Every path is checked here, once, against the dataset's raw folder; the next steps trust the listing.
+        const root = rawRoot(datasetId);
+        const selected = selectFiles(listing.files, { include: source.include, exclude: source.exclude }).filter((f) => {
+          try {
+            safeJoin(root, f.path);
+            return true;
+          } catch (e) {
+            refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
+            return false;
+          }
+        });
         const stored: StoredListing = {
-          snapshot: snap, endpoint, method: listing.method, fallbackReason: listing.fallbackReason ?? null, files: listing.files.length, selected,
-          refused: listing.rejected.map((r) => ({ path: r.path, reason: r.reason, why: r.why })),
+          snapshot: snap, endpoint, method: listing.method, fallbackReason: listing.fallbackReason ?? null, files: listing.files.length, selected, refused,
         };
         const text = JSON.stringify(stored);
         await writeFileAtomic(file, text);
@@ -147,15 +157,8 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     const small = stored.selected.filter((f) => f.role !== 'image');
     let done = 0;
     let fetched = 0;
-    let refused = 0;
     for (const f of small) {
-      let dest: string;
-      try {
-        dest = safeJoin(root, f.path);
-      } catch {
-        refused++; // recorded with the reason by registerOpenNeuroScans
-        continue;
-      }
+      const dest = safeJoin(root, f.path);
       if (!(await isAlreadyDownloaded(dest, f.size, f.key))) {
         await downloadFile({ urls: candidateUrls(f, { endpoint: stored.endpoint, datasetId }), dest, expectedSize: f.size, key: f.key, signal: Context.current().cancellationSignal }).catch((e) => {
           throw asFailure(e);
@@ -164,7 +167,7 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       }
       setProgress({ phase: 'metadata', done: ++done, total: small.length });
     }
-    return { datasetId, files: small.length, fetched, refused, inputHash: input.listingHash, outputHash: hashJson(small.map((f) => [f.path, f.key])) };
+    return { datasetId, files: small.length, fetched, inputHash: input.listingHash, outputHash: hashJson(small.map((f) => [f.path, f.key])) };
   }
 
   /**
@@ -177,21 +180,13 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     const { snapshot: snap, endpoint, selected } = stored;
     const version = snap.tag;
     const root = rawRoot(datasetId);
-    const refused = [...stored.refused];
-    for (const f of selected.filter((s) => s.role !== 'image')) {
-      try {
-        safeJoin(root, f.path);
-      } catch (e) {
-        refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
-      }
-    }
-    const datasetMetadata = (r: typeof refused) =>
-      JSON.stringify({ snapshot: snap, listing: { files: stored.files, selected: selected.length, method: stored.method, fallbackReason: stored.fallbackReason }, refused: r });
+    const { refused } = stored;
     await db
       .insertInto('datasets')
       .values({
         id: datasetId, source_kind: 'openneuro', source_uri: `${endpoint}#${datasetId}`, version, hexsha: snap.hexsha ?? null, doi: snap.doi ?? null,
-        name: snap.name ?? null, status: 'registered', failure_reason: null, metadata: datasetMetadata(refused),
+        name: snap.name ?? null, status: 'registered', failure_reason: null,
+        metadata: JSON.stringify({ snapshot: snap, listing: { files: stored.files, selected: selected.length, method: stored.method, fallbackReason: stored.fallbackReason }, refused }),
       })
       .onConflict((c) => c.column('id').doUpdateSet((eb) => ({
         source_uri: eb.ref('excluded.source_uri'), version: eb.ref('excluded.version'), hexsha: eb.ref('excluded.hexsha'), doi: eb.ref('excluded.doi'),
@@ -210,13 +205,7 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       const cls = classifyImage(f.path);
       const bids = parseBidsPath(f.path);
       if (!cls || !bids) continue;
-      let dest: string;
-      try {
-        dest = safeJoin(root, f.path);
-      } catch (e) {
-        refused.push({ path: f.path, reason: 'unsafe_path', why: (e as Error).message });
-        continue;
-      }
+      const dest = safeJoin(root, f.path);
       scans++;
       const id = scanIdFor(datasetId, f.path);
       subjects.set(bids.subject, { dataset_id: datasetId, subject_id: bids.subject, metadata: null });
@@ -247,7 +236,7 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     const sessionRows = [...sessions.values()];
     for (let i = 0; i < sessionRows.length; i += BATCH) await db.insertInto('sessions').values(sessionRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
     // Last: only now may a rerun of this snapshot skip the listing.
-    await db.updateTable('datasets').set({ status: 'ingested', metadata: datasetMetadata(refused), updated_at: new Date() }).where('id', '=', datasetId).execute();
+    await db.updateTable('datasets').set({ status: 'ingested', updated_at: new Date() }).where('id', '=', datasetId).execute();
     return {
       datasetId, version, scans, changedScans, refused: refused.length,
       inputHash: input.listingHash, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }),

@@ -59,6 +59,11 @@ export function stableStringify(value: unknown): string {
     .join(',')}}`;
 }
 
+/** File-name-safe form of an id or tag (scan ids hold ':' and '/'). */
+export function fileSafeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
 export class UnsafePathError extends Error {
   readonly reason = 'unsafe_path';
 }

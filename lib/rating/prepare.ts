@@ -9,16 +9,13 @@ import { writeMontage, writeScanMosaic } from '../quality/mosaic.js';
 import { loadTaskIqms, storePredictedScore, storeScanIqms } from '../quality/store.js';
 import { QualityError } from '../quality/errors.js';
 import { registerRatingTask } from './store.js';
+import { fileSafeName } from '../files.js';
 
-/** File-name-safe form of an id (scan ids hold ':' and '/'). */
-function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
 
 /** Where the QC pictures of a dataset × modality go under the assets folder. */
 export function qcAssetPaths(assetsDir: string, datasetId: string, modality: string, scanId?: string): { montage: string; mosaic?: string } {
-  const dir = path.join(assetsDir, safeName(datasetId), safeName(modality));
-  return { montage: path.join(dir, 'montage.png'), mosaic: scanId ? path.join(dir, 'mosaics', `${safeName(scanId)}.png`) : undefined };
+  const dir = path.join(assetsDir, fileSafeName(datasetId), fileSafeName(modality));
+  return { montage: path.join(dir, 'montage.png'), mosaic: scanId ? path.join(dir, 'mosaics', `${fileSafeName(scanId)}.png`) : undefined };
 }
 
 async function readMask(file: string | undefined, voxels: number): Promise<Uint8Array | undefined> {
