@@ -9,7 +9,7 @@ import { runIdempotentStep } from './ledger.js';
 import { runInThread } from './threads.js';
 import { setProgress } from './heartbeat.js';
 import { fileExists, hashJson, sha256File } from '../lib/files.js';
-import { MASKS_VERSION, type MasksResult } from '../lib/masks/index.js';
+import { MASKS_VERSION, maskProvenance, type MasksResult } from '../lib/masks/index.js';
 
 const MASKS_MODULE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'masks', 'index.ts');
 
@@ -57,18 +57,7 @@ export function createMaskActivities(deps: ActivityDeps) {
           if (err.name === 'MaskInputError') throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', { reason: err.reason });
           throw e;
         }
-        const provenance = {
-          GeneratedBy: { Name: 'openmind-masks', Version: MASKS_VERSION, Method: r.provenance.method },
-          inputSha256: scan.content_hash,
-          modelSha256: r.provenance.modelSha256 ?? null,
-          executionProvider: r.provenance.executionProvider ?? null,
-          fellBackToCpu: r.provenance.fellBackToCpu ?? false,
-          fallbackReason: r.provenance.fallbackReason ?? null,
-          anonymization: r.anonymization,
-          params: r.provenance.params,
-          timingsMs: r.timings,
-          warnings: r.warnings,
-        };
+        const provenance = maskProvenance(r, scan.content_hash);
         for (const [kind, f] of [['deface_mask', r.files.defaceMask], ['fb_mask', r.files.fbMask]] as const) {
           await db
             .insertInto('derived_files')

@@ -415,6 +415,22 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
   };
 }
 
+/** What a scan's mask files record about how they were made (stored with each derived file). */
+export function maskProvenance(r: MasksResult, inputSha256: string | null) {
+  return {
+    GeneratedBy: { Name: 'openmind-masks', Version: MASKS_VERSION, Method: r.provenance.method },
+    inputSha256,
+    modelSha256: r.provenance.modelSha256 ?? null,
+    executionProvider: r.provenance.executionProvider ?? null,
+    fellBackToCpu: r.provenance.fellBackToCpu ?? false,
+    fallbackReason: r.provenance.fallbackReason ?? null,
+    anonymization: r.anonymization,
+    params: r.provenance.params,
+    timingsMs: r.timings,
+    warnings: r.warnings,
+  };
+}
+
 /**
  * Masks for an image whose dataset ships its defacing mask. The shipped mask is converted to our
  * convention (1 = removed): whichever label covers voxels the image holds at its minimum is the
