@@ -7,6 +7,7 @@ import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from
 import { ApplicationFailure } from '@temporalio/common';
 import type { DB } from '../db/database.js';
 import { startHeartbeatTicker } from './heartbeat.js';
+import { closeAttempt, openAttempt, type AttemptEnd } from '../db/repositories/scan-events.js';
 
 interface AuditKeys {
   scanId?: string;
@@ -47,25 +48,19 @@ export class AuditInterceptor implements ActivityInboundCallsInterceptor {
     }
     let eventId: string | undefined;
     try {
-      const row = await this.db
-        .insertInto('scan_events')
-        .values({
-          scan_id: keys.scanId ?? null,
-          dataset_id: keys.datasetId ?? null,
-          crawl_id: keys.crawlId ?? null,
-          step: info.activityType,
-          status: 'started',
-          attempt: info.attempt,
-          workflow_id: info.workflowExecution?.workflowId ?? '',
-          run_id: info.workflowExecution?.runId ?? '',
-          activity_id: info.activityId,
-          task_queue: info.taskQueue,
-          worker_identity: this.identity,
-          started_at: startedAt,
-        })
-        .returning('id')
-        .executeTakeFirst();
-      eventId = row?.id;
+      eventId = await openAttempt(this.db, {
+        scan_id: keys.scanId ?? null,
+        dataset_id: keys.datasetId ?? null,
+        crawl_id: keys.crawlId ?? null,
+        step: info.activityType,
+        attempt: info.attempt,
+        workflow_id: info.workflowExecution?.workflowId ?? '',
+        run_id: info.workflowExecution?.runId ?? '',
+        activity_id: info.activityId,
+        task_queue: info.taskQueue,
+        worker_identity: this.identity,
+        started_at: startedAt,
+      });
     } catch (e) {
       // The audit must not hide the real work's outcome, but a dead database is a transient failure.
       stopTicker();
@@ -95,14 +90,7 @@ export class AuditInterceptor implements ActivityInboundCallsInterceptor {
     }
   }
 
-  private async close(eventId: string | undefined, startedAt: Date, fields: Record<string, unknown>): Promise<void> {
-    if (!eventId) return;
-    const finishedAt = new Date();
-    await this.db
-      .updateTable('scan_events')
-      .set({ ...(fields as object), finished_at: finishedAt, duration_ms: finishedAt.getTime() - startedAt.getTime() })
-      .where('id', '=', eventId)
-      .where('status', '=', 'started')
-      .execute();
+  private async close(eventId: string | undefined, startedAt: Date, end: AttemptEnd): Promise<void> {
+    if (eventId) await closeAttempt(this.db, eventId, startedAt, end);
   }
 }

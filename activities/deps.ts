@@ -6,6 +6,10 @@ export interface ActivityDeps {
   dataDir: string;
   /** Folder with models (MindGrab etc.); the model store downloads into it when missing. */
   modelsDir?: string;
+  /** Cache for converted model graphs when the models folder is read-only (OPENMIND_CACHE_DIR). */
+  cacheDir?: string;
+  /** The provider the masks network asks for (OPENMIND_EP); it falls back to the CPU, recorded. */
+  executionProvider?: 'cuda' | 'cpu';
   /** OpenNeuro endpoint when a source names none. */
   openneuroEndpoint?: string;
   /** Export root; defaults to `<dataDir>/export`. */

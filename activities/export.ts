@@ -12,6 +12,9 @@ import { buildPretrainData, formatPretrainData, PRETRAIN_FILE } from '../lib/exp
 import { datasetCardMarkdown, writeDatasetCard, type SourceDataset } from '../lib/export/card.js';
 import { filterRows, isEmptyFilter, type ExportFilters } from '../lib/export/filters.js';
 import type { DB } from '../db/database.js';
+import { completed3dScans } from '../db/repositories/scans.js';
+import { derivedFilesWhere } from '../db/repositories/derived-files.js';
+import { datasetsWithIds } from '../db/repositories/datasets.js';
 
 export const EXPORT_VERSION = '1';
 const MASK_FILES: Record<string, 'defaceMask' | 'fbMask'> = { deface_mask: 'defaceMask', fb_mask: 'fbMask' };
@@ -23,19 +26,8 @@ export function createExportActivities(deps: ActivityDeps) {
   /** Copy every completed 3D image of the dataset (and its masks) into the layout; unchanged files are skipped. */
   async function exportDataset(input: { datasetId: string; exportDir?: string }): Promise<StepResult<{ files: number; written: number; exportDir: string }>> {
     const root = rootOf(input.exportDir);
-    const scans = await db
-      .selectFrom('scans')
-      .select(['id', 'path', 'file_path', 'content_hash'])
-      .where('dataset_id', '=', input.datasetId)
-      .where('status', '=', 'completed')
-      .where('kind', '=', '3d')
-      .orderBy('id')
-      .execute();
-    const derived = await db
-      .selectFrom('derived_files')
-      .select(['scan_id', 'kind', 'path', 'content_hash'])
-      .where('scan_id', 'in', scans.length ? scans.map((s) => s.id) : [''])
-      .execute();
+    const scans = await completed3dScans(db, input.datasetId);
+    const derived = await derivedFilesWhere(db, { scanIds: scans.map((s) => s.id) });
     let written = 0;
     let files = 0;
     for (const scan of scans) {
@@ -81,14 +73,8 @@ export function createExportActivities(deps: ActivityDeps) {
 
 /** One row per exported image, with the harmonized metadata the pipeline knows so far. */
 export async function metadataRows(deps: ActivityDeps, root: string): Promise<OpenMindRow[]> {
-  const scans = await deps.db
-    .selectFrom('scans')
-    .select(['id', 'dataset_id', 'path', 'modality', 'metadata', 'derived_from'])
-    .where('status', '=', 'completed')
-    .where('kind', '=', '3d')
-    .orderBy('id')
-    .execute();
-  const masks = await deps.db.selectFrom('derived_files').select(['scan_id', 'kind']).where('kind', 'in', ['deface_mask', 'fb_mask']).execute();
+  const scans = await completed3dScans(deps.db);
+  const masks = await derivedFilesWhere(deps.db, { kinds: ['deface_mask', 'fb_mask'] });
   const hasMask = new Set(masks.map((m) => `${m.scan_id}|${m.kind}`));
   const rows: OpenMindRow[] = [];
   for (const s of scans) {
@@ -122,8 +108,7 @@ async function writeIfChanged(file: string, data: Uint8Array | string): Promise<
 
 /** Licence and attribution per source dataset, for the dataset card. */
 export async function sourceDatasets(db: DB, datasetIds: string[], dataDir: string): Promise<SourceDataset[]> {
-  if (!datasetIds.length) return [];
-  const rows = await db.selectFrom('datasets').select(['id', 'name', 'doi', 'version', 'source_kind', 'source_uri', 'metadata']).where('id', 'in', datasetIds).orderBy('id').execute();
+  const rows = await datasetsWithIds(db, datasetIds);
   const out: SourceDataset[] = [];
   for (const d of rows) {
     let desc = (d.metadata as { description?: Record<string, unknown> } | null)?.description ?? null;

@@ -6,6 +6,11 @@ import type { ActivityDeps } from './deps.js';
 import type { DatasetSource, ScanRef } from '../lib/pipeline-types.js';
 import { classifyImage, parseBidsPath, scanIdFor } from '../lib/bids/index.js';
 import { hashJson } from '../lib/files.js';
+import type { NewScan } from '../db/tables/scans.js';
+import { annexKeysOf, registerScans, scanPage } from '../db/repositories/scans.js';
+import { findDataset, upsertLocalDataset } from '../db/repositories/datasets.js';
+import { addSubjects } from '../db/repositories/subjects.js';
+import { addSessions } from '../db/repositories/sessions.js';
 
 export interface ListedFile {
   path: string;
@@ -69,117 +74,50 @@ export function createIngestActivities(deps: ActivityDeps) {
     const files = await listLocalFolder(root);
     const version = hashJson(files.map((f) => [f.path, f.size, f.mtimeMs])).slice(0, 16);
     const description = await readJsonQuiet(path.join(root, 'dataset_description.json'));
-    const prior = await db.selectFrom('datasets').select(['version']).where('id', '=', datasetId).executeTakeFirst();
-
-    await db
-      .insertInto('datasets')
-      .values({
-        id: datasetId,
-        source_kind: 'local',
-        source_uri: root,
-        version,
-        hexsha: null,
-        doi: typeof description?.DatasetDOI === 'string' ? description.DatasetDOI : null,
-        name: typeof description?.Name === 'string' ? description.Name : null,
-        status: 'ingested',
-        failure_reason: null,
-        metadata: JSON.stringify({ description: description ?? null }),
-      })
-      .onConflict((c) =>
-        c.column('id').doUpdateSet((eb) => ({
-          source_uri: eb.ref('excluded.source_uri'),
-          version: eb.ref('excluded.version'),
-          doi: eb.ref('excluded.doi'),
-          name: eb.ref('excluded.name'),
-          metadata: eb.ref('excluded.metadata'),
-          updated_at: new Date(),
-        })),
-      )
-      .execute();
+    const prior = await findDataset(db, datasetId);
+    await upsertLocalDataset(db, {
+      id: datasetId,
+      source_uri: root,
+      version,
+      doi: typeof description?.DatasetDOI === 'string' ? description.DatasetDOI : null,
+      name: typeof description?.Name === 'string' ? description.Name : null,
+      metadata: JSON.stringify({ description: description ?? null }),
+    });
 
     let scans = 0;
-    let changedScans = 0;
+    const known = await annexKeysOf(db, datasetId);
+    const changed = new Map<string, NewScan>(); // by id: the last file of an id wins, as one statement may not touch a row twice
     const subjects = new Set<string>();
-    const sessions = new Set<string>();
+    const sessions = new Map<string, { subjectId: string; sessionId: string }>();
     for (const f of files) {
       const cls = classifyImage(f.path);
       if (!cls) continue;
       const bids = parseBidsPath(f.path)!;
       subjects.add(bids.subject);
-      sessions.add(`${bids.subject}/${bids.session}`);
+      sessions.set(`${bids.subject}/${bids.session}`, { subjectId: bids.subject, sessionId: bids.session });
       scans++;
       const id = scanIdFor(datasetId, f.path);
-      const fingerprint = `${f.size}:${f.mtimeMs}`;
-      const existing = await db.selectFrom('scans').select(['annex_key']).where('id', '=', id).executeTakeFirst();
-      if (existing && existing.annex_key === fingerprint) continue;
-      changedScans++;
-      await db
-        .insertInto('scans')
-        .values({
-          id,
-          dataset_id: datasetId,
-          subject_id: bids.subject,
-          session_id: bids.session,
-          path: f.path,
-          datatype: bids.datatype,
-          suffix: bids.suffix,
-          modality: cls.modality,
-          kind: cls.kind,
-          file_path: path.join(root, f.path),
-          bytes: f.size,
-          annex_key: fingerprint, // local files: size:mtime stands in for the annex key
-          content_hash: null,
-          dims: null,
-          voxel_size: null,
-          datatype_name: null,
-          status: 'registered',
-          failure_step: null,
-          failure_reason: null,
-          failure_message: null,
-          metadata: null,
-        })
-        .onConflict((c) =>
-          c.column('id').doUpdateSet((eb) => ({
-            file_path: eb.ref('excluded.file_path'),
-            bytes: eb.ref('excluded.bytes'),
-            annex_key: eb.ref('excluded.annex_key'),
-            content_hash: null,
-            status: 'registered',
-            failure_step: null,
-            failure_reason: null,
-            failure_message: null,
-            updated_at: new Date(),
-          })),
-        )
-        .execute();
+      const fingerprint = `${f.size}:${f.mtimeMs}`; // local files: size:mtime stands in for the annex key
+      if (known.get(id) === fingerprint) continue;
+      changed.set(id, {
+        id, dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, path: f.path, datatype: bids.datatype, suffix: bids.suffix,
+        modality: cls.modality, kind: cls.kind, file_path: path.join(root, f.path), bytes: f.size, annex_key: fingerprint, content_hash: null, dims: null,
+        voxel_size: null, datatype_name: null, status: 'registered', failure_step: null, failure_reason: null, failure_message: null, metadata: null,
+      });
     }
-    for (const s of subjects) {
-      await db.insertInto('subjects').values({ dataset_id: datasetId, subject_id: s, metadata: null }).onConflict((c) => c.doNothing()).execute();
-    }
-    for (const key of sessions) {
-      const [s, ses] = key.split('/');
-      await db
-        .insertInto('sessions')
-        .values({ dataset_id: datasetId, subject_id: s, session_id: ses, metadata: null })
-        .onConflict((c) => c.doNothing())
-        .execute();
-    }
+    // A changed file starts over; its harmonized metadata stays.
+    await registerScans(db, [...changed.values()], { columns: ['file_path', 'bytes', 'annex_key', 'content_hash', 'status', 'failure_step', 'failure_reason', 'failure_message'] });
+    const changedScans = changed.size;
+    await addSubjects(db, datasetId, subjects);
+    await addSessions(db, datasetId, sessions.values());
     const unchanged = prior?.version === version && changedScans === 0;
     return { datasetId, version, scans, changedScans, skipped: unchanged, inputHash: version, outputHash: hashJson({ version, scans }) };
   }
 
   /** A page of a dataset's scans, in id order; the workflow pages so its history stays small. */
   async function listScanPage(input: { datasetId: string; after?: string; limit: number }): Promise<ScanRef[]> {
-    const ds = await db.selectFrom('datasets').select('source_kind').where('id', '=', input.datasetId).executeTakeFirst();
-    let q = db
-      .selectFrom('scans')
-      .select(['id', 'dataset_id', 'path', 'kind', 'modality'])
-      .where('dataset_id', '=', input.datasetId)
-      .where('derived_from', 'is', null) // derived maps run inside their source's scan workflow
-      .orderBy('id')
-      .limit(input.limit);
-    if (input.after) q = q.where('id', '>', input.after);
-    const rows = await q.execute();
+    const ds = await findDataset(db, input.datasetId);
+    const rows = await scanPage(db, input.datasetId, input);
     const remote = ds?.source_kind === 'openneuro';
     return rows.map((r) => ({ scanId: r.id, datasetId: r.dataset_id, path: r.path, kind: r.kind, modality: r.modality, ...(remote ? { remote } : {}) }));
   }

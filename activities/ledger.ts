@@ -1,5 +1,6 @@
-// The one idempotency mechanism behind resume, rerun and dedup (see DESIGN "Identity and idempotency").
-import { sql } from 'kysely';
+// The one idempotency mechanism behind resume, rerun and dedup of the pipeline's steps. (lib/dwi
+// also keeps its own per-stage records inside one derivation, so a killed derivation resumes mid-way.)
+import { findStepOutput, recordStepOutput } from '../db/repositories/step-outputs.js';
 import type { DB } from '../db/database.js';
 import { hashJson } from '../lib/files.js';
 
@@ -39,27 +40,21 @@ export async function runIdempotentStep<R>(
   },
 ): Promise<StepOutcome<R>> {
   const stepKey = stepKeyOf(id);
-  const prior = await db.selectFrom('step_outputs').selectAll().where('step_key', '=', stepKey).executeTakeFirst();
+  const prior = await findStepOutput(db, stepKey);
   if (prior && (!opts.verify || (await opts.verify(prior.result as R, prior.output_hash)))) {
     return { skipped: true, stepKey, inputHash: id.inputHash, outputHash: prior.output_hash, result: prior.result as R };
   }
   const { result, outputHash } = await opts.compute();
-  await db
-    .insertInto('step_outputs')
-    .values({
-      step_key: stepKey,
-      scan_id: id.scanId,
-      dataset_id: id.datasetId,
-      step: id.step,
-      step_version: id.stepVersion,
-      input_hash: id.inputHash,
-      params_hash: hashJson(id.params ?? null),
-      output_hash: outputHash,
-      result: JSON.stringify(result ?? null),
-    })
-    .onConflict((c) =>
-      c.column('step_key').doUpdateSet({ output_hash: outputHash, result: JSON.stringify(result ?? null), created_at: sql`now()` } as any),
-    )
-    .execute();
+  await recordStepOutput(db, {
+    step_key: stepKey,
+    scan_id: id.scanId,
+    dataset_id: id.datasetId,
+    step: id.step,
+    step_version: id.stepVersion,
+    input_hash: id.inputHash,
+    params_hash: hashJson(id.params ?? null),
+    output_hash: outputHash,
+    result: JSON.stringify(result ?? null),
+  });
   return { skipped: false, stepKey, inputHash: id.inputHash, outputHash, result };
 }

@@ -5,6 +5,9 @@ import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { hashJson } from '../lib/files.js';
+import { getDataset, setDatasetMetadata } from '../db/repositories/datasets.js';
+import { scansOf, setScanMetadata } from '../db/repositories/scans.js';
+import { upsertSubjectMetadata } from '../db/repositories/subjects.js';
 import { harmonizeDataset, exportRowFor, imageFor, inMemoryDatasetFiles, loadDatasetTextFiles } from '../lib/metadata/index.js';
 
 export const METADATA_VERSION = '1';
@@ -13,13 +16,14 @@ export function createMetadataActivities(deps: ActivityDeps) {
   const { db } = deps;
 
   async function harmonizeMetadata(input: { datasetId: string }): Promise<StepResult<{ participants: number; images: number; issues: number }>> {
-    const ds = await db.selectFrom('datasets').select(['id', 'source_kind', 'source_uri', 'version']).where('id', '=', input.datasetId).executeTakeFirstOrThrow();
+    const ds = await getDataset(db, input.datasetId);
     const root = ds.source_kind === 'local' ? ds.source_uri : path.join(deps.dataDir, 'raw', ds.id);
     return runIdempotentStep(db, { datasetId: ds.id, scanId: null, step: 'harmonizeMetadata', stepVersion: METADATA_VERSION, inputHash: ds.version ?? '' }, {
       compute: async () => {
         const onDisk = await loadDatasetTextFiles(root);
         // A remote dataset's images are not on disk yet at this point: its paths come from the scans table.
-        const scanPaths = ds.source_kind === 'local' ? [] : (await db.selectFrom('scans').select('path').where('dataset_id', '=', ds.id).execute()).map((r) => r.path);
+        const scans = await scansOf(db, ds.id);
+        const scanPaths = ds.source_kind === 'local' ? [] : scans.map((r) => r.path);
         const texts: Record<string, string> = {};
         for (const p of onDisk.paths()) {
           const t = ds.source_kind === 'local' ? undefined : onDisk.readText(p);
@@ -28,14 +32,7 @@ export function createMetadataActivities(deps: ActivityDeps) {
         const files = ds.source_kind === 'local' ? { ...onDisk, datasetId: ds.id } : inMemoryDatasetFiles(ds.id, texts, [...onDisk.paths(), ...scanPaths]);
         const h = harmonizeDataset(files);
         const participants = new Map(h.participants.map((p) => [p.participantId, p]));
-        for (const p of h.participants) {
-          await db
-            .insertInto('subjects')
-            .values({ dataset_id: ds.id, subject_id: p.participantId, metadata: JSON.stringify(p) })
-            .onConflict((c) => c.columns(['dataset_id', 'subject_id']).doUpdateSet({ metadata: JSON.stringify(p) }))
-            .execute();
-        }
-        const scans = await db.selectFrom('scans').select(['id', 'path', 'metadata']).where('dataset_id', '=', ds.id).execute();
+        for (const p of h.participants) await upsertSubjectMetadata(db, ds.id, p.participantId, p);
         for (const s of scans) {
           const image = imageFor(h, s.path);
           const row = exportRowFor(h, s.path);
@@ -49,13 +46,9 @@ export function createMetadataActivities(deps: ActivityDeps) {
             acquisition: image?.acquisition ?? null,
             sidecars: image?.sidecarChain ?? [],
           };
-          await db.updateTable('scans').set({ metadata: JSON.stringify(metadata) }).where('id', '=', s.id).execute();
+          await setScanMetadata(db, s.id, metadata);
         }
-        await db
-          .updateTable('datasets')
-          .set({ metadata: JSON.stringify({ report: h.report }) })
-          .where('id', '=', ds.id)
-          .execute();
+        await setDatasetMetadata(db, ds.id, { report: h.report });
         const result = { participants: h.participants.length, images: h.images.length, issues: h.report.issues.length };
         return { result, outputHash: hashJson({ participants: h.participants, images: h.images }) };
       },

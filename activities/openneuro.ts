@@ -7,6 +7,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
 import type { DatasetSource, StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
+import { nonRetryableFrom } from './failures.js';
+import type { NewScan } from '../db/tables/scans.js';
+import { annexKeysOf, countScansOf, getScan, registerScans } from '../db/repositories/scans.js';
+import { findDataset, markDatasetIngested, registerOpenNeuroDataset } from '../db/repositories/datasets.js';
+import { addSubjects } from '../db/repositories/subjects.js';
+import { addSessions } from '../db/repositories/sessions.js';
 import { setProgress } from './heartbeat.js';
 import { fileSafeName, hashJson, safeJoin, sha256, sha256File, UnsafePathError, writeFileAtomic } from '../lib/files.js';
 import { classifyImage, parseBidsPath, scanIdFor } from '../lib/bids/index.js';
@@ -20,15 +26,10 @@ export const FETCH_VERSION = '1';
 export const LISTING_VERSION = '2';
 
 /** What listOpenNeuroSnapshot stores on disk: the selection, and why files were refused. */
-interface StoredListing {
-  snapshot: LatestSnapshot;
-  endpoint: string;
-  method: string;
-  fallbackReason: string | null;
-  files: number;
+type StoredListing = { snapshot: LatestSnapshot; endpoint: string; method: string; fallbackReason: string | null; files: number } & {
   selected: Selected<SnapshotFile>[];
   refused: { path: string; reason: string; why: string }[];
-}
+};
 
 /** Small JSON for the workflow: where the listing is, not the listing. */
 export type ListedSnapshot =
@@ -61,9 +62,9 @@ async function latestSnapshot(endpoint: string, datasetId: string): Promise<Late
 
 /** Map a lib/openneuro error to a Temporal failure: bad data is final, the network is retried. */
 function asFailure(e: unknown): unknown {
-  if (e instanceof UnsafePathError) return ApplicationFailure.nonRetryable(e.message, 'InvalidInput', { reason: 'unsafe_path' });
+  if (e instanceof UnsafePathError) return nonRetryableFrom({ message: e.message, reason: 'unsafe_path' });
   if (isOpenNeuroError(e) && ['checksum_mismatch', 'size_mismatch', 'html_instead_of_data', 'not_found', 'unsafe_path'].includes(e.reason)) {
-    return ApplicationFailure.nonRetryable(e.message, 'InvalidInput', { reason: e.reason });
+    return nonRetryableFrom({ message: e.message, reason: e.reason });
   }
   return e;
 }
@@ -92,13 +93,13 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     const snap = source.tag ? { tag: source.tag } as LatestSnapshot : await latestSnapshot(endpoint, datasetId);
     const version = snap.tag;
     const inputHash = `${version}:${snap.hexsha ?? ''}`;
-    const prior = await db.selectFrom('datasets').select(['version', 'hexsha', 'status']).where('id', '=', datasetId).executeTakeFirst();
+    const prior = await findDataset(db, datasetId);
     // Only a finished ingest counts: a row still 'registered' means an earlier attempt died while
     // registering scans (a killed worker), and skipping then would lose the rest of the dataset.
     const finished = prior?.status === 'ingested' || prior?.status === 'completed';
     if (prior && finished && prior.version === version && (prior.hexsha ?? null) === (snap.hexsha ?? null)) {
-      const scans = await db.selectFrom('scans').select((eb) => eb.fn.countAll<number>().as('n')).where('dataset_id', '=', datasetId).executeTakeFirstOrThrow();
-      return { datasetId, version, unchanged: true, scans: Number(scans.n), skipped: true, inputHash, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
+      const scans = await countScansOf(db, datasetId);
+      return { datasetId, version, unchanged: true, scans, skipped: true, inputHash, outputHash: hashJson({ version, hexsha: snap.hexsha }) };
     }
     const file = path.join(safeJoin(path.join(deps.dataDir, 'listings'), datasetId), `${fileSafeName(version)}${snap.hexsha ? `-${fileSafeName(snap.hexsha).slice(0, 12)}` : ''}.json`);
     const step = await runIdempotentStep(db, {
@@ -181,25 +182,17 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
     const version = snap.tag;
     const root = rawRoot(datasetId);
     const { refused } = stored;
-    await db
-      .insertInto('datasets')
-      .values({
-        id: datasetId, source_kind: 'openneuro', source_uri: `${endpoint}#${datasetId}`, version, hexsha: snap.hexsha ?? null, doi: snap.doi ?? null,
-        name: snap.name ?? null, status: 'registered', failure_reason: null,
-        metadata: JSON.stringify({ snapshot: snap, listing: { files: stored.files, selected: selected.length, method: stored.method, fallbackReason: stored.fallbackReason }, refused }),
-      })
-      .onConflict((c) => c.column('id').doUpdateSet((eb) => ({
-        source_uri: eb.ref('excluded.source_uri'), version: eb.ref('excluded.version'), hexsha: eb.ref('excluded.hexsha'), doi: eb.ref('excluded.doi'),
-        name: eb.ref('excluded.name'), status: 'registered', failure_reason: null, metadata: eb.ref('excluded.metadata'), updated_at: new Date(),
-      })))
-      .execute();
+    await registerOpenNeuroDataset(db, {
+      id: datasetId, source_uri: `${endpoint}#${datasetId}`, version, hexsha: snap.hexsha ?? null, doi: snap.doi ?? null, name: snap.name ?? null,
+      metadata: JSON.stringify({ snapshot: snap, listing: { files: stored.files, selected: selected.length, method: stored.method, fallbackReason: stored.fallbackReason }, refused }),
+    });
 
     // Register the images in batches (one statement per 500 rows, not four per image): a dataset of
     // thousands of images registers in seconds, so a kill mid-way costs little to redo.
-    const known = new Map((await db.selectFrom('scans').select(['id', 'annex_key']).where('dataset_id', '=', datasetId).execute()).map((r) => [r.id, r.annex_key]));
-    const rows = [];
-    const subjects = new Map<string, { dataset_id: string; subject_id: string; metadata: null }>();
-    const sessions = new Map<string, { dataset_id: string; subject_id: string; session_id: string; metadata: null }>();
+    const known = await annexKeysOf(db, datasetId);
+    const rows: NewScan[] = [];
+    const subjects = new Set<string>();
+    const sessions = new Map<string, { subjectId: string; sessionId: string }>();
     let scans = 0;
     for (const f of selected.filter((s) => s.role === 'image')) {
       const cls = classifyImage(f.path);
@@ -208,35 +201,23 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
       const dest = safeJoin(root, f.path);
       scans++;
       const id = scanIdFor(datasetId, f.path);
-      subjects.set(bids.subject, { dataset_id: datasetId, subject_id: bids.subject, metadata: null });
-      sessions.set(`${bids.subject}/${bids.session}`, { dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, metadata: null });
+      subjects.add(bids.subject);
+      sessions.set(`${bids.subject}/${bids.session}`, { subjectId: bids.subject, sessionId: bids.session });
       if (known.has(id) && known.get(id) === f.key) continue;
       rows.push({
         id, dataset_id: datasetId, subject_id: bids.subject, session_id: bids.session, path: f.path, datatype: bids.datatype, suffix: bids.suffix,
         modality: cls.modality, kind: cls.kind, file_path: dest, bytes: f.size ?? null, annex_key: f.key, content_hash: null, dims: null, voxel_size: null,
-        datatype_name: null, status: 'registered' as const, failure_step: null, failure_reason: null, failure_message: null,
+        datatype_name: null, status: 'registered', failure_step: null, failure_reason: null, failure_message: null,
         metadata: JSON.stringify({ source: { urls: candidateUrls(f as SnapshotFile, { endpoint, datasetId }), key: f.key, size: f.size ?? null } }),
       });
     }
     const changedScans = rows.length;
-    const BATCH = 500;
-    for (let i = 0; i < rows.length; i += BATCH) {
-      const batch = rows.slice(i, i + BATCH);
-      const columns = Object.keys(batch[0]).filter((k) => k !== 'id');
-      await db
-        .insertInto('scans')
-        .values(batch)
-        // A changed file (new annex key) starts over: every column from the listing, status back to registered.
-        .onConflict((c) => c.column('id').doUpdateSet((eb) => ({ ...Object.fromEntries(columns.map((k) => [k, eb.ref(`excluded.${k}` as any)])), updated_at: new Date() }) as any))
-        .execute();
-      setProgress({ phase: 'register', done: Math.min(i + BATCH, rows.length), total: rows.length });
-    }
-    const subjectRows = [...subjects.values()];
-    for (let i = 0; i < subjectRows.length; i += BATCH) await db.insertInto('subjects').values(subjectRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
-    const sessionRows = [...sessions.values()];
-    for (let i = 0; i < sessionRows.length; i += BATCH) await db.insertInto('sessions').values(sessionRows.slice(i, i + BATCH)).onConflict((c) => c.doNothing()).execute();
+    // A changed file (new annex key) starts over: every column from the listing, status back to registered.
+    await registerScans(db, rows, { onBatch: (done, total) => setProgress({ phase: 'register', done, total }) });
+    await addSubjects(db, datasetId, subjects);
+    await addSessions(db, datasetId, sessions.values());
     // Last: only now may a rerun of this snapshot skip the listing.
-    await db.updateTable('datasets').set({ status: 'ingested', updated_at: new Date() }).where('id', '=', datasetId).execute();
+    await markDatasetIngested(db, datasetId);
     return {
       datasetId, version, scans, changedScans, refused: refused.length,
       inputHash: input.listingHash, outputHash: hashJson({ version, files: selected.map((f) => [f.path, f.key]) }),
@@ -245,7 +226,7 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
 
   /** Download one image, resuming from the offset the last attempt heartbeated; verified by annex key. */
   async function fetchScan(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<StepResult<{ bytes: number; sha256: string; md5: string; resumedFrom: number; bytesFetched: number }>> {
-    const scan = await db.selectFrom('scans').selectAll().where('id', '=', input.scanId).executeTakeFirstOrThrow();
+    const scan = await getScan(db, input.scanId);
     const src = (scan.metadata as { source?: { urls: string[]; key: string; size: number | null } } | null)?.source;
     if (!src) throw ApplicationFailure.nonRetryable(`scan ${scan.id} has no download source`, 'InvalidInput', { reason: 'no_source' });
     return runIdempotentStep(db, { datasetId: scan.dataset_id, scanId: scan.id, step: 'fetchScan', stepVersion: FETCH_VERSION, inputHash: src.key }, {

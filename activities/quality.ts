@@ -5,9 +5,12 @@ import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { fileExists, hashJson } from '../lib/files.js';
-import { finishRatingTask, measureScan, qcAssetPaths } from '../lib/rating/prepare.js';
-import { qualityScoreOf } from '../lib/rating/store.js';
-import { IQM_VERSION } from '../lib/quality/index.js';
+import { IQM_VERSION } from '../lib/quality/iqms.js';
+import { measureImageQuality, qcAssetPaths } from '../lib/quality/measure.js';
+import { finishRatingTask, qualityScoreOf } from '../services/rating/ratings.js';
+import { completed3dScans, getScan, scansOf, setScanMetadata } from '../db/repositories/scans.js';
+import { derivedFilesOf } from '../db/repositories/derived-files.js';
+import { upsertScanIqms } from '../db/repositories/quality-metrics.js';
 
 export function createQualityActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -15,8 +18,8 @@ export function createQualityActivities(deps: ActivityDeps) {
 
   /** IQMs inside the anatomy mask (respecting the anonymization mask) and the scan's QC mosaic. */
   async function measureScanQuality(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<StepResult<{ metrics: Record<string, number>; warnings: string[]; mosaicPath: string }>> {
-    const scan = await db.selectFrom('scans').selectAll().where('id', '=', input.scanId).executeTakeFirstOrThrow();
-    const masks = await db.selectFrom('derived_files').select(['kind', 'path', 'content_hash']).where('scan_id', '=', scan.id).where('kind', 'in', ['deface_mask', 'fb_mask']).execute();
+    const scan = await getScan(db, input.scanId);
+    const masks = await derivedFilesOf(db, scan.id, ['deface_mask', 'fb_mask']);
     const mask = (k: string) => masks.find((m) => m.kind === k);
     const extra = (scan.metadata as { dwi?: { noiseLevel?: number; motion?: unknown } } | null)?.dwi;
     const mosaicPath = qcAssetPaths(assetsDir, scan.dataset_id, scan.modality, scan.id).mosaic!;
@@ -24,11 +27,11 @@ export function createQualityActivities(deps: ActivityDeps) {
     return runIdempotentStep(db, { datasetId: scan.dataset_id, scanId: scan.id, step: 'measureScanQuality', stepVersion: IQM_VERSION, inputHash }, {
       verify: async (r) => fileExists(r.mosaicPath),
       compute: async () => {
-        const r = await measureScan(db, {
-          scanId: scan.id, datasetId: scan.dataset_id, modality: scan.modality, imagePath: scan.file_path,
-          anatomyMaskPath: mask('fb_mask')?.path, anonymizationMaskPath: mask('deface_mask')?.path, mosaicPath,
+        const r = await measureImageQuality({
+          modality: scan.modality, imagePath: scan.file_path, anatomyMaskPath: mask('fb_mask')?.path, anonymizationMaskPath: mask('deface_mask')?.path, mosaicPath,
           extra: extra ? { noiseLevel: extra.noiseLevel, motion: extra.motion as any } : undefined,
         });
+        await upsertScanIqms(db, { scanId: scan.id, datasetId: scan.dataset_id, modality: scan.modality, result: r });
         return { result: { metrics: r.metrics, warnings: r.warnings, mosaicPath }, outputHash: hashJson(r.metrics) };
       },
     });
@@ -36,14 +39,7 @@ export function createQualityActivities(deps: ActivityDeps) {
 
   /** One rating task per modality of the dataset: montage, predicted score, registration. */
   async function prepareRatingTasks(input: { datasetId: string; crawlId?: string }): Promise<StepResult<{ modalities: string[] }>> {
-    const scans = await db
-      .selectFrom('scans')
-      .select(['id', 'modality'])
-      .where('dataset_id', '=', input.datasetId)
-      .where('status', '=', 'completed')
-      .where('kind', '=', '3d')
-      .orderBy('id')
-      .execute();
+    const scans = await completed3dScans(db, input.datasetId);
     const byModality = new Map<string, string[]>();
     for (const s of scans) byModality.set(s.modality, [...(byModality.get(s.modality) ?? []), s.id]);
     const inputHash = hashJson([...byModality.entries()]);
@@ -73,12 +69,11 @@ export function createQualityActivities(deps: ActivityDeps) {
     const q = await qualityScoreOf(db, input.datasetId, input.modality);
     const quality = q.source === 'raters' ? { score: q.score, kind: 'raters', raters: q.aggregate.raters } : null;
     const predicted = q.source === 'predicted' ? { score: q.score, kind: 'predicted', model: q.model } : undefined;
-    const scans = await db.selectFrom('scans').select(['id', 'metadata']).where('dataset_id', '=', input.datasetId).where('modality', '=', input.modality).execute();
-    for (const s of scans) {
+    for (const s of await scansOf(db, input.datasetId, { modality: input.modality })) {
       const meta = { ...((s.metadata as Record<string, unknown> | null) ?? {}) };
       meta.quality = quality;
       if (predicted) meta.qualityPredicted = predicted;
-      await db.updateTable('scans').set({ metadata: JSON.stringify(meta) }).where('id', '=', s.id).execute();
+      await setScanMetadata(db, s.id, meta);
     }
     return { status: q.aggregate.status, score: q.score, source: q.source, raters: q.aggregate.raters };
   }

@@ -1,23 +1,16 @@
 // Scan and dataset bookkeeping (I/O queue): final status and readable failure rows.
 import type { ActivityDeps } from './deps.js';
+import * as scans from '../db/repositories/scans.js';
 
 export function createScanStatusActivities(deps: ActivityDeps) {
   const { db } = deps;
 
   async function markScanCompleted(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<void> {
-    await db
-      .updateTable('scans')
-      .set({ status: 'completed', failure_step: null, failure_reason: null, failure_message: null, updated_at: new Date() })
-      .where('id', '=', input.scanId)
-      .execute();
+    await scans.markScanCompleted(db, input.scanId);
   }
 
   async function markScanFailed(input: { datasetId: string; scanId: string; crawlId?: string; step: string; reason: string; message: string }): Promise<void> {
-    await db
-      .updateTable('scans')
-      .set({ status: 'failed', failure_step: input.step, failure_reason: input.reason, failure_message: input.message.slice(0, 4000), updated_at: new Date() })
-      .where('id', '=', input.scanId)
-      .execute();
+    await scans.markScanFailed(db, input.scanId, input);
   }
 
   async function markDatasetFinished(input: { datasetId: string; status: 'completed' | 'failed'; reason?: string }): Promise<void> {
@@ -38,11 +31,7 @@ export function createScanStatusActivities(deps: ActivityDeps) {
   }
 
   async function datasetCounts(input: { datasetId: string }): Promise<{ scans: number; completed: number; failed: number; failures: { scanId: string; step?: string; reason?: string; message?: string }[] }> {
-    const rows = await db
-      .selectFrom('scans')
-      .select(['id', 'status', 'failure_step', 'failure_reason', 'failure_message'])
-      .where('dataset_id', '=', input.datasetId)
-      .execute();
+    const rows = await scans.scanStatusesOf(db, input.datasetId);
     const failed = rows.filter((r) => r.status === 'failed');
     return {
       scans: rows.length,

@@ -4,6 +4,12 @@ import { parentPort } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
+
+/** An error's class name, also for classes that do not set `name` (callers map lib errors by it). */
+function errorName(e) {
+  if (e?.name && e.name !== 'Error') return e.name;
+  return e?.constructor?.name ?? 'Error';
+}
 parentPort.on('message', async ({ id, moduleUrl, fn, args }) => {
   try {
     const mod = await import(moduleUrl);
@@ -11,6 +17,6 @@ parentPort.on('message', async ({ id, moduleUrl, fn, args }) => {
     const value = await mod[fn](...args, onProgress);
     parentPort.postMessage({ id, type: 'result', value });
   } catch (e) {
-    parentPort.postMessage({ id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), reason: e?.reason, stack: e?.stack } });
+    parentPort.postMessage({ id, type: 'error', error: { name: errorName(e), message: e?.message ?? String(e), reason: e?.reason, details: e?.details, stack: e?.stack } });
   }
 });

@@ -19,7 +19,7 @@ interface Message {
   id: number;
   type: 'progress' | 'result' | 'error';
   value?: unknown;
-  error?: { name: string; message: string; reason?: string; stack?: string };
+  error?: { name: string; message: string; reason?: string; details?: Record<string, unknown>; stack?: string };
 }
 
 const idle: Worker[] = [];
@@ -60,7 +60,7 @@ export function runInThread<T>(call: ThreadCall, onProgress?: (p: unknown) => vo
       if (m.type === 'progress') onProgress?.(m.value);
       else if (m.type === 'result') finish(() => resolve(m.value as T), true);
       else if (m.type === 'error') {
-        const e = Object.assign(new Error(m.error!.message), { name: m.error!.name, reason: m.error!.reason });
+        const e = Object.assign(new Error(m.error!.message), { name: m.error!.name, reason: m.error!.reason, details: m.error!.details });
         e.stack = m.error!.stack;
         finish(() => reject(e), true);
       }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { readNifti } from '../lib/nifti/index.js';
 import { computeMasks, maskProvenance, prepareInput } from '../lib/masks/index.js';
 import { networkBrainMask } from '../lib/masks/brain.js';
-import { dice } from '../lib/masks/volume.js';
+import { dice } from '../lib/volume/shape.js';
 import { releaseMindgrabSessions } from '../lib/models/mindgrab.js';
 import type { ExecutionProvider } from '../lib/models/session.js';
 

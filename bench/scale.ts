@@ -16,6 +16,7 @@ import { Client, Connection } from '@temporalio/client';
 import { sql } from 'kysely';
 import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } from '../db/database.js';
 import { mergeQueryStats, type QueryStat } from '../db/query-stats.js';
+import { scanStatusCounts } from '../db/repositories/scans.js';
 import { startDevServer, type DevServer } from '../services/temporal.js';
 import { installLogger } from '../services/logging.js';
 import {
@@ -206,10 +207,8 @@ async function crawlOnce(a: {
   let expected = 0;
   const progress = setInterval(async () => {
     try {
-      const r = await db
-        .selectFrom('scans')
-        .select((eb) => [eb.fn.countAll<number>().as('all'), eb.fn.count<number>(sql`case when status in ('completed','failed') then 1 end`).as('done')])
-        .executeTakeFirstOrThrow();
+      const counts = await scanStatusCounts(db);
+      const r = { all: counts.reduce((a, c) => a + c.n, 0), done: counts.filter((c) => c.status === 'completed' || c.status === 'failed').reduce((a, c) => a + c.n, 0) };
       expected = Math.max(expected, Number(r.all));
       sampler.progress = expected ? Number(r.done) / expected : 0;
       const s = (performance.now() - t0) / 1000;

@@ -12,6 +12,8 @@ import { generateSampleDataset } from '../lib/sample/dataset.js';
 import { startDevServer } from '../services/temporal.js';
 import type { CrawlInput } from '../workflows/crawl.js';
 import { installLogger } from '../services/logging.js';
+import { findCrawl, listCrawls } from '../db/repositories/crawls.js';
+import { scanFailureCounts } from '../db/repositories/scans.js';
 
 // The CLI shows errors only; worker processes (workers/*.ts) log warnings too.
 installLogger((process.env.OPENMIND_LOG_LEVEL ?? 'ERROR').toUpperCase() as 'ERROR');
@@ -77,7 +79,7 @@ program
     const config = loadConfig();
     const rt = await startRuntime(config, { workers: o.withWorkers, log: (s) => console.error(s) });
     try {
-      const row = await rt.db.selectFrom('crawls').selectAll().where('id', '=', name).executeTakeFirst();
+      const row = await findCrawl(rt.db, name);
       if (!row) throw new Error(`no crawl named ${name} in the database; \`openmind status\` lists crawls`);
       const id = await startCrawl(rt.client, row.input as CrawlInput);
       console.error(`resumed ${id}`);
@@ -112,13 +114,8 @@ program
   .action(async (name: string | undefined, o) => {
     const db = await openAppDatabase(loadConfig());
     try {
-      const crawls = await db.selectFrom('crawls').selectAll().$if(!!name, (q) => q.where('id', '=', name!)).orderBy('created_at', 'desc').execute();
-      const failures = await db
-        .selectFrom('scans')
-        .select((eb) => ['failure_step', 'failure_reason', eb.fn.countAll<number>().as('n')])
-        .where('status', '=', 'failed')
-        .groupBy(['failure_step', 'failure_reason'])
-        .execute();
+      const crawls = await listCrawls(db, name);
+      const failures = await scanFailureCounts(db);
       if (o.json) return console.log(JSON.stringify({ crawls, failures }, null, 2));
       for (const c of crawls) {
         const s = c.summary as any;

@@ -18,6 +18,8 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   modelsDir: string;
+  /** Converted model graphs when the models folder is read-only. */
+  cacheDir: string;
   sharedDir: string;
   executionProvider: 'cuda' | 'cpu';
   openneuroEndpoint: string;
@@ -33,6 +35,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
     modelsDir: path.resolve(env.OPENMIND_MODELS_DIR ?? path.join(os.homedir(), '.cache', 'openmind', 'models')),
+    cacheDir: path.resolve(env.OPENMIND_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'openmind')),
     sharedDir,
     executionProvider: env.OPENMIND_EP === 'cuda' ? 'cuda' : 'cpu',
     openneuroEndpoint: env.OPENNEURO_ENDPOINT || 'https://openneuro.org',

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import type { DB } from '../db/database.js';
+import { scanOutcomes } from '../db/repositories/scans.js';
+import { derivedFilesWhere } from '../db/repositories/derived-files.js';
 import { repoRoot } from './config.js';
 import { seededRandom } from '../lib/random.js';
 
@@ -286,8 +288,8 @@ export class ChaosMonkey {
 
 /** What must be identical between a clean run and a chaos run (ids, statuses, hashes; no timestamps). */
 export async function pipelineState(db: DB) {
-  const scans = await db.selectFrom('scans').select(['id', 'status', 'content_hash', 'derived_from', 'failure_reason']).orderBy('id').execute();
-  const files = await db.selectFrom('derived_files').select(['scan_id', 'kind', 'content_hash']).orderBy('scan_id').orderBy('kind').execute();
+  const scans = await scanOutcomes(db);
+  const files = (await derivedFilesWhere(db, {})).map(({ scan_id, kind, content_hash }) => ({ scan_id, kind, content_hash }));
   const ledger = await db.selectFrom('step_outputs').select(['step_key', 'step', 'output_hash']).orderBy('step_key').execute();
   // Per-file export entries hash their export root, which differs between two runs by design.
   const steps = ledger.filter((l) => l.step !== 'export').map((l) => `${l.step}:${l.output_hash}`).sort();

@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } from '../db/database.js';
 import { ADMIN_DB_URL, getTestEnv } from './helpers/env.js';
 import { startDevServer, type DevServer } from '../services/temporal.js';
-import { startFakeOpenNeuro, type FakeOpenNeuro } from '../lib/fake-openneuro/index.js';
+import { startFakeOpenNeuro, type FakeOpenNeuro } from '../services/fake-openneuro/index.js';
 import { ChaosMonkey, diffPipelineStates, freePort, uiPortNear, pipelineState, startWorkerChild, stopChild, workflowResult, type ChildHandle } from '../services/simulation.js';
 import { diffSnapshots, snapshotExport } from '../lib/export/verify.js';
 import { workflowBundle } from '../workers/run-workers.js';

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { readNiftiHeader, writeNifti, affineOf } from '../lib/nifti/index.js';
 import { computeMasks, fromDatasetDefacemask, MaskInputError, type MasksResult } from '../lib/masks/index.js';
 import { networkBrainMask } from '../lib/masks/brain.js';
-import { countOnes, dice } from '../lib/masks/volume.js';
+import { countSet as countOnes, dice } from '../lib/volume/shape.js';
 import { ModelError } from '../lib/models/errors.js';
 import { loadMindgrabGraph, MINDGRAB_CONVERTER_VERSION } from '../lib/models/mindgrab.js';
 import { createSession } from '../lib/models/session.js';

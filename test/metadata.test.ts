@@ -1,5 +1,6 @@
 // Metadata harmonization: all real skeletons, a hand-checked table of expected values, malformed input,
 // inheritance and units on in-memory datasets, coverage, and the two CLI command modules.
+import { loadConfig } from '../services/config.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +25,7 @@ import { formatHarmonized, runHarmonize } from '../cli/commands/harmonize.js';
 import { formatCoverage, runMetadataCoverage } from '../cli/commands/metadata-coverage.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SKELETONS = openneuroSkeletonDir();
+const SKELETONS = openneuroSkeletonDir(loadConfig().sharedDir);
 
 interface ExpectedEntry {
   pattern: string;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { getTestEnv, withWorkers, type TestEnv } from './helpers/env.js';
-import { startFakeOpenNeuro, type FakeOpenNeuro } from '../lib/fake-openneuro/index.js';
+import { startFakeOpenNeuro, type FakeOpenNeuro } from '../services/fake-openneuro/index.js';
 import { selectFiles } from '../lib/openneuro/index.js';
 import { repoRoot } from '../services/config.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startFakeOpenNeuro, type FakeOpenNeuro } from '../lib/fake-openneuro/index.js';
+import { startFakeOpenNeuro, type FakeOpenNeuro } from '../services/fake-openneuro/index.js';
 
 const run = promisify(execFile);
 const PYTHON = process.env.PYTHON ?? 'python3';

@@ -31,8 +31,8 @@ import {
   type Selected,
   type SnapshotFile,
 } from '../lib/openneuro/index.js';
-import { parseFaultSpec, startFakeOpenNeuro, synthesizeNifti, type FakeOpenNeuro } from '../lib/fake-openneuro/index.js';
-import { parseQuery, hasFieldWithArg } from '../lib/fake-openneuro/graphql.js';
+import { parseFaultSpec, startFakeOpenNeuro, synthesizeNifti, type FakeOpenNeuro } from '../services/fake-openneuro/index.js';
+import { parseQuery, hasFieldWithArg } from '../services/fake-openneuro/graphql.js';
 
 // Small, mixed datasets: 20 without DWI, 5 with DWI (b-values from their real .bval files).
 const PLAIN_DATASETS = [

@@ -8,9 +8,10 @@ import { writeAbsurdDims, writeCorruptGzip, writeMissing, writeTruncated } from 
 import { generateSampleDataset } from '../lib/sample/dataset.js';
 import { sha256File } from '../lib/files.js';
 import { affineOf, readNiftiHeader } from '../lib/nifti/index.js';
-import { parseCsv, OPENMIND_COLUMNS } from '../lib/export/table.js';
+import { OPENMIND_COLUMNS } from '../lib/export/table.js';
+import { parseCsv } from '../lib/csv.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
-import { STEP_ACTIVITIES } from '../activities/index.js';
+import { isAuditedStep } from '../activities/index.js';
 import { renderMetrics } from '../workers/metrics.js';
 
 const DS = 'e2e-sample';
@@ -166,7 +167,7 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     for (const s of ['ingestDataset', 'harmonizeMetadata', 'validateScan', 'deriveDwi', 'computeScanMasks', 'measureScanQuality', 'prepareRatingTasks', 'exportDataset']) assert.ok(stepsSeen.has(s), `${s} ran`);
     const badScans = new Set((await env.db.selectFrom('scans').select('id').where('status', '=', 'failed').where('dataset_id', '=', DS).execute()).map((r) => r.id));
     for (const e of events) {
-      assert.ok(STEP_ACTIVITIES.has(e.step));
+      assert.ok(isAuditedStep(e.step));
       if (e.scan_id && badScans.has(e.scan_id)) assert.equal(e.status, 'failed', 'bad input fails again, cheaply');
       else assert.equal(e.status, 'skipped', `${e.step} ${e.scan_id ?? ''} skipped`);
     }

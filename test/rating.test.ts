@@ -9,23 +9,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } from '../db/database.js';
 import { runRate, runRatersAdd } from '../cli/commands/rate.js';
-import { encodePng, IQM_VERSION, storePredictedScore, storeScanIqms } from '../lib/quality/index.js';
+import { encodePng, IQM_VERSION, measureImageQuality, qcAssetPaths } from '../lib/quality/index.js';
+import { upsertScanIqms } from '../db/repositories/quality-metrics.js';
 import { writeNifti } from '../lib/nifti/index.js';
 import {
   addRater,
   aggregateTask,
   finishRatingTask,
   getRatingTask,
-  measureScan,
-  qcAssetPaths,
   exportRatings,
   importRatings,
   qualityScoreOf,
   registerRatingTask,
   startRatingServer,
+  storePredictedScore,
   type RatingRecord,
   type RatingServer,
-} from '../lib/rating/index.js';
+} from '../services/rating/index.js';
 
 const ADMIN_DB_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -392,7 +392,7 @@ describe('rating tool over HTTP', function () {
       assert.equal(quality.source, 'none');
       // No human score yet: a stored prediction is reported, marked as predicted.
       for (const scan of ['a', 'b']) {
-        await storeScanIqms(db, { scanId: `ds000002:${scan}`, datasetId: 'ds000002', modality: 'T1w', result: { metrics: { efc: 0.5, snr_total: 6, qi_1: 0.01, cjv: 0.6 }, warnings: [], version: IQM_VERSION } });
+        await upsertScanIqms(db, { scanId: `ds000002:${scan}`, datasetId: 'ds000002', modality: 'T1w', result: { metrics: { efc: 0.5, snr_total: 6, qi_1: 0.01, cjv: 0.6 }, warnings: [], version: IQM_VERSION } });
       }
       await storePredictedScore(db, 'ds000002', 'T1w');
       const predicted = await qualityScoreOf(db, 'ds000002', 'T1w');
@@ -447,7 +447,8 @@ describe('rating tool over HTTP', function () {
         });
         await writeNifti(image, { dims: [n, n, n], pixdim: [1, 2, 2, 2] }, data, { datatype: 'int16' });
         const scanId = `ds000003:sub-${sub}/anat/sub-${sub}_T1w`;
-        const measured = await measureScan(db, { scanId, datasetId: 'ds000003', modality: 'T1w', imagePath: image, mosaicPath: qcAssetPaths(assets, 'ds000003', 'T1w', scanId).mosaic! });
+        const measured = await measureImageQuality({ modality: 'T1w', imagePath: image, mosaicPath: qcAssetPaths(assets, 'ds000003', 'T1w', scanId).mosaic! });
+        await upsertScanIqms(db, { scanId, datasetId: 'ds000003', modality: 'T1w', result: measured });
         assert.ok(fs.existsSync(measured.mosaicPath));
         assert.ok(Number.isFinite(measured.metrics.snr_total));
         scans.push({ scanId, mosaicPath: measured.mosaicPath });

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { getTestEnv, type TestEnv } from './helpers/env.js';
 import { generateSampleDataset } from '../lib/sample/dataset.js';
 import { repoRoot } from '../services/config.js';
-import { parseCsv } from '../lib/export/table.js';
+import { parseCsv } from '../lib/csv.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
 
 const DS = 'kill-sample';

@@ -6,22 +6,17 @@ import { sql } from 'kysely';
 import type { NativeConnection } from '@temporalio/worker';
 import type { DB } from '../db/database.js';
 import { TASK_QUEUES } from '../services/config.js';
+import { scanFailureCounts, scanStatusCounts } from '../db/repositories/scans.js';
 
 const label = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, ' ');
 
 export async function renderMetrics(db: DB, connection?: NativeConnection, namespace = 'default'): Promise<string> {
   const lines: string[] = [];
-  const scans = await db.selectFrom('scans').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+  const scans = await scanStatusCounts(db);
   lines.push('# HELP openmind_scans Scans in the database by status.', '# TYPE openmind_scans gauge');
   for (const r of scans) lines.push(`openmind_scans{status="${label(r.status)}"} ${Number(r.n)}`);
-  const failures = await db
-    .selectFrom('scans')
-    .select((eb) => ['failure_step', 'failure_reason', eb.fn.countAll<number>().as('n')])
-    .where('status', '=', 'failed')
-    .groupBy(['failure_step', 'failure_reason'])
-    .execute();
   lines.push('# HELP openmind_scan_failures Failed scans by step and reason.', '# TYPE openmind_scan_failures gauge');
-  for (const r of failures) lines.push(`openmind_scan_failures{step="${label(r.failure_step)}",reason="${label(r.failure_reason)}"} ${Number(r.n)}`);
+  for (const r of await scanFailureCounts(db)) lines.push(`openmind_scan_failures{step="${label(r.failure_step)}",reason="${label(r.failure_reason)}"} ${Number(r.n)}`);
   const attempts = await db
     .selectFrom('scan_events')
     .select(['step', 'status', sql<number>`count(*)`.as('n'), sql<number>`coalesce(sum(duration_ms), 0)`.as('ms')])

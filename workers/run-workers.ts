@@ -6,10 +6,10 @@ import crypto from 'node:crypto';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { createActivities, STEP_ACTIVITIES } from '../activities/index.js';
+import { activitiesForQueue, createActivities, isAuditedStep } from '../activities/index.js';
 import { AuditInterceptor, workerIdentity } from '../activities/audit.js';
 import type { DB } from '../db/database.js';
-import { TASK_QUEUES, repoRoot, type QueueName } from '../services/config.js';
+import { TASK_QUEUES, loadConfig, repoRoot, type QueueName } from '../services/config.js';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -17,6 +17,10 @@ export interface WorkerSetup {
   db: DB;
   dataDir: string;
   modelsDir?: string;
+  /** Converted-graph cache (OPENMIND_CACHE_DIR); default ~/.cache/openmind. */
+  cacheDir?: string;
+  /** Masks network provider (OPENMIND_EP); default from the environment's config. */
+  executionProvider?: 'cuda' | 'cpu';
   exportDir?: string;
   openneuroEndpoint?: string;
   queues: QueueName[];
@@ -79,7 +83,11 @@ const CONCURRENCY: Record<QueueName, number> = {
 };
 
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
-  const activities = createActivities({ db: setup.db, dataDir: setup.dataDir, modelsDir: setup.modelsDir, exportDir: setup.exportDir, openneuroEndpoint: setup.openneuroEndpoint });
+  const config = loadConfig();
+  const activities = createActivities({
+    db: setup.db, dataDir: setup.dataDir, modelsDir: setup.modelsDir, exportDir: setup.exportDir, openneuroEndpoint: setup.openneuroEndpoint,
+    cacheDir: setup.cacheDir ?? config.cacheDir, executionProvider: setup.executionProvider ?? config.executionProvider,
+  });
   const bundle = setup.workflowBundle ?? (await workflowBundle());
   const workers: Worker[] = [];
   for (const q of setup.queues) {
@@ -90,12 +98,12 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         namespace: setup.namespace ?? 'default',
         taskQueue: TASK_QUEUES[q],
         identity,
-        activities,
+        activities: activitiesForQueue(activities, q),
         // Workflows are orchestration only; they live on the I/O queue.
         ...(q === 'io' ? { workflowBundle: bundle, maxConcurrentWorkflowTaskExecutions: 20 } : {}),
         maxConcurrentActivityTaskExecutions: CONCURRENCY[q],
         interceptors: {
-          activity: [(ctx) => ({ inbound: new AuditInterceptor(setup.db, ctx, identity, (t) => STEP_ACTIVITIES.has(t)) })],
+          activity: [(ctx) => ({ inbound: new AuditInterceptor(setup.db, ctx, identity, isAuditedStep) })],
         },
         shutdownGraceTime: '5 seconds',
       }),

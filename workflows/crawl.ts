@@ -7,7 +7,7 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { CrawlSource, CrawlSummary, DatasetOutcome, DatasetSource, PipelineOptions } from '../lib/pipeline-types.js';
-import { activitiesFor, failureInfo, inWindow } from './activities.js';
+import { activitiesFor, failureInfo, inWindow } from './activity-stubs.js';
 import { datasetIdOf, datasetPipeline } from './dataset-pipeline.js';
 import { CrawlId, DatasetId, Status, Step } from './search-attributes.js';
 

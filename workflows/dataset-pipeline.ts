@@ -1,15 +1,16 @@
 // datasetPipeline: one dataset as a retryable graph.
 //   ingest (local folder; or OpenNeuro: list → metadata files → register) → metadata (dataset-level) → scans (scanPipeline children, bounded window, paged) → export
 // Input: DatasetPipelineInput (plain JSON, UI-friendly). Output: DatasetOutcome.
-// Continues-as-new between scan pages when Temporal suggests it, so 15k-scan datasets stay small.
+// Continues-as-new between scan pages when Temporal suggests it or after `pagesPerRun` pages, so
+// 15k-scan datasets stay small.
 import {
-  continueAsNew, defineQuery, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
+  continueAsNew, defineQuery, patched, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { qualityRating, qualityWorkflowId } from './quality-rating.js';
 import type { DatasetOutcome, DatasetSource, PipelineOptions, ScanOutcome, ScanRef } from '../lib/pipeline-types.js';
-import { activitiesFor, failureInfo, inWindow } from './activities.js';
+import { activitiesFor, failureInfo, inWindow } from './activity-stubs.js';
 import { CrawlId, DatasetId, Modality, ScanId, Status, Step } from './search-attributes.js';
 import { scanPipeline } from './scan-pipeline.js';
 
@@ -18,7 +19,7 @@ export interface DatasetPipelineInput {
   /** Defaults to the source's id, or the folder name for a local source. */
   datasetId?: string;
   crawlId?: string;
-  options?: PipelineOptions & { heartbeatSeconds?: number; scanPageSize?: number; writeTable?: boolean };
+  options?: PipelineOptions & { heartbeatSeconds?: number; scanPageSize?: number; pagesPerRun?: number; writeTable?: boolean };
   /** Set by continue-as-new; not for users. */
   resume?: { cursor?: string; scansSeen: number };
 }
@@ -32,6 +33,15 @@ export interface DatasetProgress {
 }
 
 export const datasetProgressQuery = defineQuery<DatasetProgress>('progress');
+
+/** Markers of graph changes (patched()), each kept until no run from before it can be open. */
+export const PATCHES = {
+  /** 2026-12: continue-as-new after a fixed number of scan pages, not only when Temporal suggests it. */
+  pagesPerRun: 'dataset-pages-per-run',
+} as const;
+
+/** Scan pages per run before continuing as new (at 200 scans a page, about 4k events per run). */
+export const DEFAULT_PAGES_PER_RUN = 5;
 
 export function datasetIdOf(input: DatasetPipelineInput): string {
   if (input.datasetId) return input.datasetId;
@@ -86,6 +96,7 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
   phase('scans');
   const pageSize = opts.scanPageSize ?? 200;
   let cursor = input.resume?.cursor;
+  let pagesThisRun = 0;
   for (;;) {
     const page: ScanRef[] = await acts.io.listScanPage({ datasetId, after: cursor, limit: pageSize });
     if (page.length === 0) break;
@@ -98,7 +109,10 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
     cursor = page[page.length - 1].scanId;
     setCurrentDetails(`**${datasetId}** — scans: ${progress.scansDone} done, ${progress.scansFailed} failed of ${progress.scansSeen} seen`);
     if (page.length < pageSize) break;
-    if (workflowInfo().continueAsNewSuggested) {
+    pagesThisRun++;
+    // Graph change guarded for runs already in flight (their histories replay without it).
+    const pageLimitReached = patched(PATCHES.pagesPerRun) && pagesThisRun >= (opts.pagesPerRun ?? DEFAULT_PAGES_PER_RUN);
+    if (workflowInfo().continueAsNewSuggested || pageLimitReached) {
       await continueAsNew<typeof datasetPipeline>({ ...input, datasetId, resume: { cursor, scansSeen: progress.scansSeen } });
     }
   }

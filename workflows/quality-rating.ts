@@ -4,7 +4,7 @@
 // Until then the predicted score from the automatic metrics is stored apart, marked predicted.
 // Input: { datasetId, modality, exportDir? }. Output: the final status and score.
 import { condition, continueAsNew, defineQuery, defineSignal, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { activitiesFor } from './activities.js';
+import { activitiesFor } from './activity-stubs.js';
 import { DatasetId, Modality, Status, Step } from './search-attributes.js';
 
 export interface QualityRatingInput {

@@ -3,14 +3,12 @@
 // [fetch] → validate → derive (T2w, ADC, FA) → for each derived map, masks → quality metrics.
 // A failed step is recorded on the scan and returned, never thrown, so the dataset goes on.
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { ScanOutcome, ScanRef } from '../lib/pipeline-types.js';
-import { activitiesFor, failureInfo } from './activities.js';
-import { IMAGE_STEPS, INTAKE_STEPS, stepsFor, type ScanStepDef } from './steps.js';
+import type { ScanOutcome, ScanRef, StepResult } from '../lib/pipeline-types.js';
+import { activitiesFor, failureInfo } from './activity-stubs.js';
+import { stepsFor, type ScanActivity, type ScanStage, type ScanStepInput, type ScanStepOptions } from './steps.js';
 import { Status, Step } from './search-attributes.js';
 
-export interface ScanStepOptions {
-  masks?: { useNetwork?: boolean; networkGridMm?: number };
-  dwi?: { useNetwork?: boolean };
+export interface ScanPipelineSteps extends ScanStepOptions {
   /** Stop after fetch and validate. */
   intakeOnly?: boolean;
   skipQuality?: boolean;
@@ -20,7 +18,7 @@ export interface ScanPipelineInput {
   scan: ScanRef;
   crawlId?: string;
   heartbeatSeconds?: number;
-  steps?: ScanStepOptions;
+  steps?: ScanPipelineSteps;
 }
 
 interface DerivedRef {
@@ -33,30 +31,30 @@ export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcom
   const acts = activitiesFor(input.heartbeatSeconds);
   const skipped: Record<string, boolean> = {};
 
-  /** Run steps for one scan id; on failure record it and return the failure. */
-  async function run(ref: ScanRef, steps: ScanStepDef[], results: Record<string, unknown> = {}) {
+  /** Run one stage's steps for one scan id; on failure record it and return the failure. */
+  async function run(ref: ScanRef, stage: ScanStage, except: ScanActivity[], results: Record<string, unknown> = {}) {
     const keys = { datasetId: ref.datasetId, scanId: ref.scanId, crawlId: input.crawlId };
-    for (const step of stepsFor(ref, steps)) {
-      setStep(step.activity, 'running');
+    for (const step of stepsFor(ref, stage, except)) {
+      setStep(step.name, 'running');
       try {
-        const stepInput = { ...keys, masks: input.steps?.masks, dwi: input.steps?.dwi };
-        const r = (await (acts[step.queue][step.activity] as (a: typeof stepInput) => Promise<{ skipped?: boolean; result?: unknown }>)(stepInput));
-        skipped[`${ref.scanId === scan.scanId ? '' : `${ref.modality}:`}${step.activity}`] = !!r?.skipped;
-        results[step.activity] = r?.result;
+        const call: (i: ScanStepInput) => Promise<StepResult> = acts[step.queue][step.name];
+        const r = await call({ ...keys, masks: input.steps?.masks });
+        skipped[`${ref.scanId === scan.scanId ? '' : `${ref.modality}:`}${step.name}`] = !!r?.skipped;
+        results[step.name] = r?.result;
       } catch (err) {
         const f = failureInfo(err);
-        await acts.local.markScanFailed({ ...keys, step: step.activity, reason: f.reason, message: f.message });
-        setStep(step.activity, 'failed');
-        setCurrentDetails(`**${ref.scanId}** failed at \`${step.activity}\`: ${f.reason} — ${f.message}`);
-        return { failed: { step: step.activity, ...f }, results };
+        await acts.local.markScanFailed({ ...keys, step: step.name, reason: f.reason, message: f.message });
+        setStep(step.name, 'failed');
+        setCurrentDetails(`**${ref.scanId}** failed at \`${step.name}\`: ${f.reason} — ${f.message}`);
+        return { failed: { step: step.name, ...f }, results };
       }
     }
     return { results };
   }
 
   const intakeOnly = !!input.steps?.intakeOnly;
-  const imageSteps = input.steps?.skipQuality ? IMAGE_STEPS.filter((s) => s.activity !== 'measureScanQuality') : IMAGE_STEPS;
-  const intake = await run(scan, intakeOnly ? INTAKE_STEPS.filter((s) => s.activity !== 'deriveDwi') : INTAKE_STEPS);
+  const imageExcept: ScanActivity[] = input.steps?.skipQuality ? ['measureScanQuality'] : [];
+  const intake = await run(scan, 'intake', intakeOnly ? ['deriveDwi'] : []);
   if (intake.failed) return failed(scan, intake.failed, skipped);
 
   if (intakeOnly) {
@@ -66,11 +64,11 @@ export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcom
     const derived = ((intake.results.deriveDwi as { derived?: DerivedRef[] } | undefined)?.derived ?? []);
     for (const d of derived) {
       const ref: ScanRef = { scanId: d.scanId, datasetId: scan.datasetId, path: scan.path, kind: '3d', modality: d.modality };
-      const r = await run(ref, imageSteps);
+      const r = await run(ref, 'image', imageExcept);
       if (!r.failed) await acts.local.markScanCompleted({ datasetId: scan.datasetId, scanId: d.scanId });
     }
   } else {
-    const r = await run(scan, imageSteps);
+    const r = await run(scan, 'image', imageExcept);
     if (r.failed) return failed(scan, r.failed, skipped);
   }
   await acts.local.markScanCompleted({ datasetId: scan.datasetId, scanId: scan.scanId, crawlId: input.crawlId });

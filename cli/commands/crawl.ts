@@ -3,10 +3,11 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { DB } from '../../db/database.js';
+import { scanStatusCounts } from '../../db/repositories/scans.js';
 import type { CrawlSource, CrawlSummary } from '../../lib/pipeline-types.js';
 import type { CrawlInput } from '../../workflows/crawl.js';
 import { ProgressLine } from '../progress.js';
-import { QUEUES } from '../../workflows/activities.js';
+import { QUEUES } from '../../workflows/activity-stubs.js';
 
 export function crawlWorkflowId(name: string): string {
   return `crawl/${name}`;
@@ -43,12 +44,7 @@ export async function followCrawl(client: Client, db: DB | undefined, workflowId
           .where('step', '=', 'fetchScan')
           .executeTakeFirst();
         const b = Number(bytes?.b ?? 0);
-        const counts = await db
-          .selectFrom('scans')
-          .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
-          .where('dataset_id', 'in', p.running.length ? p.running : [''])
-          .groupBy('status')
-          .execute();
+        const counts = await scanStatusCounts(db, p.running);
         const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
         const total = counts.reduce((a, c) => a + Number(c.n), 0);
         runningDone = n('completed') + n('failed');

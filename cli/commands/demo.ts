@@ -5,6 +5,7 @@ import path from 'node:path';
 import { dataPaths, loadConfig } from '../../services/config.js';
 import { generateSampleDataset } from '../../lib/sample/dataset.js';
 import { startRuntime } from '../runtime.js';
+import { scansOf } from '../../db/repositories/scans.js';
 import { followCrawl, printCrawlSummary, startCrawl } from './crawl.js';
 
 export async function runDemo(opts: { subjects?: number; exportDir?: string }): Promise<void> {
@@ -20,7 +21,7 @@ export async function runDemo(opts: { subjects?: number; exportDir?: string }): 
     const exportDir = path.resolve(opts.exportDir ?? paths.export);
     const workflowId = await startCrawl(rt.client, { name: 'demo', sources: [{ kind: 'local', path: sampleDir, datasetId: 'openmind-sample' }], options: { exportDir } });
     const summary = await followCrawl(rt.client, rt.db, workflowId);
-    const scans = await rt.db.selectFrom('scans').select(['id', 'modality', 'kind', 'status', 'failure_reason', 'dims']).where('dataset_id', '=', 'openmind-sample').orderBy('id').execute();
+    const scans = await scansOf(rt.db, 'openmind-sample');
     const events = await rt.db
       .selectFrom('scan_events')
       .select((eb) => ['scan_id', 'status', eb.fn.countAll<number>().as('n')])

@@ -1,6 +1,7 @@
 // `openmind fake-openneuro`: run the local OpenNeuro-compatible server (real skeletons,
 // synthesized images, optional faults) until SIGINT/SIGTERM.
-import { startFakeOpenNeuro } from '../../lib/fake-openneuro/index.js';
+import { startFakeOpenNeuro } from '../../services/fake-openneuro/index.js';
+import { untilSignal } from '../signals.js';
 
 export interface FakeOpenNeuroCommandOptions {
   /** Folder of <ds>.tar.gz skeletons (default ../shared/openneuro). */
@@ -28,15 +29,7 @@ export async function runFakeOpenNeuro(opts: FakeOpenNeuroCommandOptions = {}): 
   // The URL on stdout alone, so scripts can read it; the rest goes to stderr.
   console.log(server.url);
   console.error(`fake OpenNeuro: ${server.datasetIds().length} datasets, GraphQL at ${server.url}/crn/graphql${opts.faults ? `, faults ${opts.faults}` : ''}; Ctrl-C to stop`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilSignal();
   const stats = server.stats();
   await server.close();
   console.error(`fake OpenNeuro stopped: ${stats.requests} requests, ${stats.files.bytesServed} bytes served, faults ${JSON.stringify(stats.faults)}`);

@@ -1,6 +1,7 @@
 // `openmind harmonize <target>`: harmonized participants, sessions and per-image acquisition values, with
 // provenance, for one dataset (a BIDS folder, a skeleton .tar.gz, or a dataset id found among the skeletons).
 
+import { loadConfig } from '../../services/config.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -22,7 +23,7 @@ const MAX_IMAGES_SHOWN = 40;
 export function resolveTarget(target: string): string {
   if (existsSync(target)) return target;
   if (/^ds\d+$/.test(target)) {
-    const skeleton = path.join(openneuroSkeletonDir(), `${target}.tar.gz`);
+    const skeleton = path.join(openneuroSkeletonDir(loadConfig().sharedDir), `${target}.tar.gz`);
     if (existsSync(skeleton)) return skeleton;
   }
   return target;

@@ -1,5 +1,7 @@
 // `openmind history <scan-id>`: a scan's whole timeline from the audit trail.
 import type { DB } from '../../db/database.js';
+import { findScan } from '../../db/repositories/scans.js';
+import { derivedFilesOfScan } from '../../db/repositories/derived-files.js';
 
 export interface ScanHistory {
   scan: Record<string, unknown> | null;
@@ -9,10 +11,10 @@ export interface ScanHistory {
 }
 
 export async function scanHistory(db: DB, scanId: string): Promise<ScanHistory> {
-  const scan = (await db.selectFrom('scans').selectAll().where('id', '=', scanId).executeTakeFirst()) ?? null;
+  const scan = await findScan(db, scanId);
   const events = await db.selectFrom('scan_events').selectAll().where('scan_id', '=', scanId).orderBy('id').execute();
   const outputs = await db.selectFrom('step_outputs').selectAll().where('scan_id', '=', scanId).orderBy('created_at').execute();
-  const derived = await db.selectFrom('derived_files').selectAll().where('scan_id', '=', scanId).orderBy('id').execute();
+  const derived = await derivedFilesOfScan(db, scanId);
   return { scan, events, outputs, derived };
 }
 

@@ -1,6 +1,7 @@
 // `openmind metadata-coverage [dir]`: harmonize every dataset skeleton (or BIDS folder) in a folder and compare
 // the share of participants with an age / a sex under OpenNeuro's raw header rule and after harmonization.
 
+import { loadConfig } from '../../services/config.js';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -59,6 +60,6 @@ export function formatCoverage(report: CoverageReport): string {
 }
 
 export async function runMetadataCoverage(dir: string, opts: { json?: boolean }): Promise<void> {
-  const report = await coverageForFolder(dir || openneuroSkeletonDir());
+  const report = await coverageForFolder(dir || openneuroSkeletonDir(loadConfig().sharedDir));
   process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatCoverage(report) + '\n');
 }

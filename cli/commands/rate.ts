@@ -1,6 +1,7 @@
 // `openmind rate [--host h] [--port p]`: serve the two-rater web tool; `openmind raters add <name>`.
 import type { DB } from '../../db/database.js';
-import { addRater, startRatingServer, type RatingRecord, type RatingServer } from '../../lib/rating/index.js';
+import { addRater, startRatingServer, type RatingRecord, type RatingServer } from '../../services/rating/index.js';
+import { untilSignal } from '../signals.js';
 
 export interface RateCommandOptions {
   port?: number;
@@ -25,15 +26,7 @@ export async function runRate(opts: RateCommandOptions): Promise<RatingServer> {
   print(`rating tool at ${server.url}/  (${loopback ? 'loopback: name yourself or use a token' : 'sign in with a token from `openmind raters add <name>`'})`);
   print('keys on the rating page: 1-5 choose the score, Enter submits');
   if (opts.detach) return server;
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilSignal();
   await server.close();
   return server;
 }

@@ -1,14 +1,13 @@
-import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Json } from './json.js';
+import type { Timestamps } from './common.js';
 
 /** One crawl: a named list of dataset sources, run as workflow `crawl/<id>`. */
-export interface CrawlsTable {
+export interface CrawlsTable extends Timestamps {
   id: string;
   status: 'running' | 'completed' | 'failed';
   input: Json;
   summary: Json | null;
-  created_at: ColumnType<Date, Date | string | undefined, never>;
-  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 export type Crawl = Selectable<CrawlsTable>;
 export type NewCrawl = Insertable<CrawlsTable>;

@@ -1,8 +1,9 @@
-import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Json } from './json.js';
+import type { Timestamps } from './common.js';
 
 /** A dataset and the version last ingested (OpenNeuro snapshot tag + hexsha, or a listing hash). */
-export interface DatasetsTable {
+export interface DatasetsTable extends Timestamps {
   id: string;
   source_kind: 'local' | 'openneuro';
   source_uri: string;
@@ -13,8 +14,6 @@ export interface DatasetsTable {
   status: 'registered' | 'ingested' | 'completed' | 'failed';
   failure_reason: string | null;
   metadata: Json | null;
-  created_at: ColumnType<Date, Date | string | undefined, never>;
-  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 export type Dataset = Selectable<DatasetsTable>;
 export type NewDataset = Insertable<DatasetsTable>;

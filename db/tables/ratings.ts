@@ -1,15 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { Json } from './json.js';
+import type { OfDatasetModality, Timestamps } from './common.js';
 
 /** A dataset × modality to rate: its montage and the scans shown (mosaic + automatic metrics). */
-export interface RatingTasksTable {
-  dataset_id: string;
-  modality: string;
+export interface RatingTasksTable extends Timestamps, OfDatasetModality {
   montage_path: string;
   /** [{ scanId, mosaicPath, metrics }] */
   scans: Json;
-  created_at: ColumnType<Date, Date | string | undefined, never>;
-  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 export type RatingTask = Selectable<RatingTasksTable>;
 export type NewRatingTask = Insertable<RatingTasksTable>;

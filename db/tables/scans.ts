@@ -1,8 +1,9 @@
 import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
 import type { Json } from './json.js';
+import type { Timestamps } from './common.js';
 
 /** One image file. id = `<dataset id>:<BIDS path without extension>`, stable across reruns. */
-export interface ScansTable {
+export interface ScansTable extends Timestamps {
   id: string;
   dataset_id: string;
   subject_id: string;
@@ -26,8 +27,6 @@ export interface ScansTable {
   metadata: Json | null;
   /** Source scan id for maps derived from a DWI series (T2w, ADC, FA). */
   derived_from: ColumnType<string | null, string | null | undefined, string | null>;
-  created_at: ColumnType<Date, Date | string | undefined, never>;
-  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 export type Scan = Selectable<ScansTable>;
 export type NewScan = Insertable<ScansTable>;

@@ -11,7 +11,10 @@
 // block-averaged copy (shrink factor), the final field is evaluated at full
 // resolution from the control lattices.
 import { fftPlan } from './fft.js';
-import { largestComponent, morph, otsuThreshold, fillHoles } from './mask.js';
+import { dilateCross, erodeCross, fillHolesSlices, largestComponent } from '../volume/morphology.js';
+import { spatialDims } from '../volume/shape.js';
+import { otsuThreshold } from '../volume/statistics.js';
+import { AXIAL_SLICE_EDGES } from './mask.js';
 
 export interface N4Options {
   /** Shrink factor for the estimation grid (default: so that the largest axis is ≤ 64 voxels). */
@@ -53,8 +56,8 @@ export function foregroundMask(image: Float32Array, shape: readonly number[]): U
   const t = otsuThreshold(image);
   const m = new Uint8Array(image.length);
   for (let i = 0; i < image.length; i++) m[i] = image[i] > t * 0.5 ? 1 : 0;
-  const spatial = shape.slice(0, 3);
-  return fillHoles(largestComponent(morph(morph(m, spatial, 'erode', 1), spatial, 'dilate', 1), spatial), spatial);
+  const spatial = spatialDims(shape);
+  return fillHolesSlices(largestComponent(dilateCross(erodeCross(m, spatial), spatial), spatial), spatial, 2, AXIAL_SLICE_EDGES);
 }
 
 /** Cubic B-spline basis weights at local coordinate t ∈ [0, 1). */
@@ -88,6 +91,23 @@ function cellOf(u: number, spans: number): [number, number] {
 }
 
 /**
+ * B-spline cell and the four basis weights (at 4·i) of every voxel centre along an axis of n
+ * voxels, whose centres map to parametric coordinates (i + 0.5)/n · spans.
+ */
+function axisBasis(n: number, spans: number): { cell: Int32Array; w: Float64Array } {
+  const cell = new Int32Array(n);
+  const w = new Float64Array(4 * n);
+  const tmp = new Float64Array(4);
+  for (let i = 0; i < n; i++) {
+    const [c, t] = cellOf(((i + 0.5) / n) * spans, spans);
+    cell[i] = c;
+    bspline(t, tmp);
+    w.set(tmp, 4 * i);
+  }
+  return { cell, w };
+}
+
+/**
  * Scattered-data B-spline approximation (Lee et al. 1997) of `values` at the
  * mask voxels of a grid whose voxel centres map to parametric coordinates
  * (i + 0.5)/n · spans.
@@ -98,21 +118,18 @@ function fitLattice(values: Float64Array, mask: Uint8Array, shape: readonly numb
   const [sx, sy] = lattice.size;
   const num = new Float64Array(lattice.phi.length);
   const den = new Float64Array(lattice.phi.length);
-  const bx = new Float64Array(4), by = new Float64Array(4), bz = new Float64Array(4);
+  const [{ cell: cxs, w: bx }, { cell: cys, w: by }, { cell: czs, w: bz }] = [0, 1, 2].map((a) => axisBasis(shape[a], spans[a]));
   for (let z = 0; z < nz; z++) {
-    const [cz, tz] = cellOf(((z + 0.5) / nz) * spans[2], spans[2]);
-    bspline(tz, bz);
+    const cz = czs[z], oz = 4 * z;
     for (let y = 0; y < ny; y++) {
-      const [cy, ty] = cellOf(((y + 0.5) / ny) * spans[1], spans[1]);
-      bspline(ty, by);
+      const cy = cys[y], oy = 4 * y;
       for (let x = 0; x < nx; x++) {
         const i = (z * ny + y) * nx + x;
         if (!mask[i]) continue;
-        const [cx, tx] = cellOf(((x + 0.5) / nx) * spans[0], spans[0]);
-        bspline(tx, bx);
+        const cx = cxs[x], ox = 4 * x;
         let sumW2 = 0;
         for (let c = 0; c < 4; c++) for (let b = 0; b < 4; b++) for (let a = 0; a < 4; a++) {
-          const w = bx[a] * by[b] * bz[c];
+          const w = bx[ox + a] * by[oy + b] * bz[oz + c];
           sumW2 += w * w;
         }
         const z0 = values[i] / sumW2;
@@ -120,7 +137,7 @@ function fitLattice(values: Float64Array, mask: Uint8Array, shape: readonly numb
           for (let b = 0; b < 4; b++) {
             const row = ((cz + c) * sy + cy + b) * sx + cx;
             for (let a = 0; a < 4; a++) {
-              const w = bx[a] * by[b] * bz[c];
+              const w = bx[ox + a] * by[oy + b] * bz[oz + c];
               const w2 = w * w;
               num[row + a] += w2 * w * z0;
               den[row + a] += w2;
@@ -139,28 +156,18 @@ function evaluateLattice(lattice: Lattice, shape: readonly number[], out: Float6
   const [nx, ny, nz] = shape;
   const [sx, sy] = lattice.size;
   const { spans, phi } = lattice;
-  const bx = new Float64Array(4 * nx), by = new Float64Array(4), bz = new Float64Array(4);
-  const cxs = new Int32Array(nx);
-  const tmp = new Float64Array(4);
-  for (let x = 0; x < nx; x++) {
-    const [cx, tx] = cellOf(((x + 0.5) / nx) * spans[0], spans[0]);
-    cxs[x] = cx;
-    bspline(tx, tmp);
-    bx.set(tmp, 4 * x);
-  }
+  const [{ cell: cxs, w: bx }, { cell: cys, w: by }, { cell: czs, w: bz }] = [0, 1, 2].map((a) => axisBasis(shape[a], spans[a]));
   for (let z = 0; z < nz; z++) {
-    const [cz, tz] = cellOf(((z + 0.5) / nz) * spans[2], spans[2]);
-    bspline(tz, bz);
+    const cz = czs[z], oz = 4 * z;
     for (let y = 0; y < ny; y++) {
-      const [cy, ty] = cellOf(((y + 0.5) / ny) * spans[1], spans[1]);
-      bspline(ty, by);
+      const cy = cys[y], oy = 4 * y;
       for (let x = 0; x < nx; x++) {
         const cx = cxs[x];
         let v = 0;
         for (let c = 0; c < 4; c++) {
           for (let b = 0; b < 4; b++) {
             const row = ((cz + c) * sy + cy + b) * sx + cx;
-            const wbc = by[b] * bz[c];
+            const wbc = by[oy + b] * bz[oz + c];
             v += wbc * (bx[4 * x] * phi[row] + bx[4 * x + 1] * phi[row + 1] + bx[4 * x + 2] * phi[row + 2] + bx[4 * x + 3] * phi[row + 3]);
           }
         }

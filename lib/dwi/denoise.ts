@@ -120,6 +120,57 @@ export function seriesSliceSource(data: Float32Array, shape: readonly number[]):
   };
 }
 
+/** Sizes both window kernels need: the series' shape, the window extent and half-extent. */
+function windowGeometry(shape: readonly number[], extent: [number, number, number]) {
+  const [nx, ny, nz, m] = shape;
+  const [ex, ey, ez] = extent;
+  const nxy = nx * ny;
+  return { nx, ny, nz, m, ex, ey, ez, hx: ex >> 1, hy: ey >> 1, hz: ez >> 1, n: ex * ey * ez, nxy, nvox: nxy * nz };
+}
+
+/** Original slices on demand from a ring of `depth` buffers indexed by z % depth. */
+function sliceRing(source: SliceSource, depth: number, size: number): (z: number) => Float32Array {
+  const ring: Float32Array[] = Array.from({ length: depth }, () => new Float32Array(size));
+  const ringZ = new Int32Array(depth).fill(-1);
+  return (z) => {
+    const k = z % depth;
+    if (ringZ[k] !== z) {
+      source.load(z, ring[k]);
+      ringZ[k] = z;
+    }
+    return ring[k];
+  };
+}
+
+/**
+ * Eigen-decompose the Gram matrix in `eig.a` and split its r eigenvalues into signal and noise:
+ * sets out.sigma2, out.noiseCount and σ of `voxel` in the noise map; returns the ascending eigenvalue order.
+ */
+function splitComponents(
+  eig: SymmetricEigen,
+  opts: SliceDenoiseOptions,
+  r: number,
+  q: number,
+  sorted: Float64Array,
+  out: { sigma2: number; noiseCount: number },
+  noiseMap: Float32Array,
+  voxel: number,
+): Int32Array {
+  eig.decompose(opts.apply);
+  const order = eig.ascendingOrder();
+  for (let i = 0; i < r; i++) sorted[i] = eig.values[order[i]];
+  out.noiseCount = marchenkoPasturCutoff(sorted, r, q, opts.estimator, out);
+  noiseMap[voxel] = Math.sqrt(out.sigma2);
+  return order;
+}
+
+export interface SliceDenoiseOptions {
+  extent: [number, number, number];
+  estimator: NoiseEstimator;
+  apply: boolean;
+  onSlice?: () => void;
+}
+
 /**
  * Denoise output slices [zStart, zEnd) of `data` in place (volume-major
  * float32 series). Original slices come from `source`, which must still
@@ -132,35 +183,20 @@ export function denoiseSlices(
   zEnd: number,
   source: SliceSource,
   noiseMap: Float32Array,
-  opts: { extent: [number, number, number]; estimator: NoiseEstimator; apply: boolean; onSlice?: () => void },
+  opts: SliceDenoiseOptions,
 ): { signalComponents: number } {
-  const [nx, ny, nz, m] = shape;
-  const [ex, ey, ez] = opts.extent;
-  const [hx, hy, hz] = [ex >> 1, ey >> 1, ez >> 1];
-  const n = ex * ey * ez;
+  const { nx, ny, nz, m, ex, ey, ez, hx, hy, hz, n, nxy, nvox } = windowGeometry(shape, opts.extent);
   if (n < m) return denoiseSlicesSmallWindow(data, shape, zStart, zEnd, source, noiseMap, opts);
-  const nxy = nx * ny;
-  const nvox = nxy * nz;
   const packed = (m * (m + 1)) / 2;
   const q = n;
   const r = m;
-  // Ring of original slices, indexed by z % ez.
-  const ring: Float32Array[] = Array.from({ length: ez }, () => new Float32Array(nxy * m));
-  const ringZ = new Int32Array(ez).fill(-1);
-  const slice = (z: number): Float32Array => {
-    const k = z % ez;
-    if (ringZ[k] !== z) {
-      source.load(z, ring[k]);
-      ringZ[k] = z;
-    }
-    return ring[k];
-  };
+  const slice = sliceRing(source, ez, nxy * m);
   const planes = new Float64Array(nx * packed); // per-x Gram over the current (y, z) window
   const gram = new Float64Array(packed);
   const eig = new SymmetricEigen(m);
   const y = new Float64Array(m);
   const sortedValues = new Float64Array(m);
-  const mp = { sigma2: 0 };
+  const mp = { sigma2: 0, noiseCount: 0 };
   let signalTotal = 0;
 
   // planes[x] += sign · Σ_{z' in window} v vᵀ for the voxel column (x, yy).
@@ -213,12 +249,9 @@ export function denoiseSlices(
           off += i + 1;
         }
         const cv = (yc * nx + xc) * m;
-        eig.decompose(opts.apply);
-        const order = eig.ascendingOrder();
-        for (let i = 0; i < r; i++) sortedValues[i] = eig.values[order[i]];
-        const noiseCount = marchenkoPasturCutoff(sortedValues, r, q, opts.estimator, mp);
         const voxel = z * nxy + yc * nx + xc;
-        noiseMap[voxel] = Math.sqrt(mp.sigma2);
+        const order = splitComponents(eig, opts, r, q, sortedValues, mp, noiseMap, voxel);
+        const noiseCount = mp.noiseCount;
         signalTotal += r - noiseCount;
         if (opts.apply && noiseCount > 0) {
           for (let i = 0; i < m; i++) y[i] = center[cv + i];
@@ -240,37 +273,15 @@ function addPlane(gram: Float64Array, planes: Float64Array, offset: number, leng
 }
 
 /** Windows with fewer voxels than volumes: eigen-decompose XᵀX (n×n) per voxel. */
-function denoiseSlicesSmallWindow(
-  data: Float32Array,
-  shape: readonly number[],
-  zStart: number,
-  zEnd: number,
-  source: SliceSource,
-  noiseMap: Float32Array,
-  opts: { extent: [number, number, number]; estimator: NoiseEstimator; apply: boolean; onSlice?: () => void },
-): { signalComponents: number } {
-  const [nx, ny, nz, m] = shape;
-  const [ex, ey, ez] = opts.extent;
-  const [hx, hy, hz] = [ex >> 1, ey >> 1, ez >> 1];
-  const n = ex * ey * ez;
-  const nxy = nx * ny;
-  const nvox = nxy * nz;
-  const ring: Float32Array[] = Array.from({ length: ez }, () => new Float32Array(nxy * m));
-  const ringZ = new Int32Array(ez).fill(-1);
-  const slice = (z: number): Float32Array => {
-    const k = z % ez;
-    if (ringZ[k] !== z) {
-      source.load(z, ring[k]);
-      ringZ[k] = z;
-    }
-    return ring[k];
-  };
+function denoiseSlicesSmallWindow(data: Float32Array, shape: readonly number[], zStart: number, zEnd: number, source: SliceSource, noiseMap: Float32Array, opts: SliceDenoiseOptions): { signalComponents: number } {
+  const { nx, ny, nz, m, ex, ey, ez, hx, hy, hz, n, nxy, nvox } = windowGeometry(shape, opts.extent);
+  const slice = sliceRing(source, ez, nxy * m);
   const eig = new SymmetricEigen(n);
   const cols = new Int32Array(n); // offsets of the window voxels: slice index·(big) + position
   const colSlice: Float32Array[] = new Array(n);
   const w = new Float64Array(n);
   const sortedValues = new Float64Array(n);
-  const mp = { sigma2: 0 };
+  const mp = { sigma2: 0, noiseCount: 0 };
   let signalTotal = 0;
   for (let z = zStart; z < zEnd; z++) {
     const z0 = windowStart(z, hz, ez, nz);
@@ -300,12 +311,9 @@ function denoiseSlicesSmallWindow(
             a[i * n + j] = acc;
           }
         }
-        eig.decompose(opts.apply);
-        const order = eig.ascendingOrder();
-        for (let i = 0; i < n; i++) sortedValues[i] = eig.values[order[i]];
-        const noiseCount = marchenkoPasturCutoff(sortedValues, n, m, opts.estimator, mp);
         const voxel = z * nxy + yc * nx + xc;
-        noiseMap[voxel] = Math.sqrt(mp.sigma2);
+        const order = splitComponents(eig, opts, n, m, sortedValues, mp, noiseMap, voxel);
+        const noiseCount = mp.noiseCount;
         signalTotal += n - noiseCount;
         if (opts.apply && noiseCount > 0) {
           // x̂_c = X · (V_s V_sᵀ e_c)

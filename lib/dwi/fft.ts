@@ -26,11 +26,147 @@ function factorize(n: number): number[] {
   return factors;
 }
 
-export class Fft {
+/** The stages of a length-n transform, each with its forward twiddles. */
+function planStages(n: number): Stage[] {
+  const stages: Stage[] = [];
+  let l = 1;
+  for (const p of factorize(n)) {
+    const L = l * p;
+    const twRe = new Float64Array(l * p);
+    const twIm = new Float64Array(l * p);
+    for (let j = 0; j < l; j++) {
+      for (let q = 0; q < p; q++) {
+        const angle = (-2 * Math.PI * q * j) / L;
+        twRe[j * p + q] = Math.cos(angle);
+        twIm[j * p + q] = Math.sin(angle);
+      }
+    }
+    stages.push({ p, l, m: n / L, twRe, twIm });
+    l = L;
+  }
+  return stages;
+}
+
+/**
+ * One radix-2, 3 or 4 stage over `mb` interleaved values per sub-sequence (m for one transform,
+ * m·B for B batched ones); false for other radices, which the caller handles.
+ */
+function smallRadixStage(s: Stage, mb: number, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): boolean {
+  const { p, l, twRe, twIm } = s;
+  const outStride = l * mb;
+  if (p === 4) {
+    for (let j = 0; j < l; j++) {
+      const t = j * 4;
+      const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
+      const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
+      const w3r = twRe[t + 3], w3i = sign * twIm[t + 3];
+      const inBase = j * mb * p;
+      const outBase = j * mb;
+      for (let k = 0; k < mb; k++) {
+        const i0 = inBase + k;
+        const x0r = aRe[i0], x0i = aIm[i0];
+        let xr = aRe[i0 + mb], xi = aIm[i0 + mb];
+        const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
+        xr = aRe[i0 + 2 * mb]; xi = aIm[i0 + 2 * mb];
+        const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
+        xr = aRe[i0 + 3 * mb]; xi = aIm[i0 + 3 * mb];
+        const x3r = xr * w3r - xi * w3i, x3i = xr * w3i + xi * w3r;
+        const t0r = x0r + x2r, t0i = x0i + x2i;
+        const t1r = x0r - x2r, t1i = x0i - x2i;
+        const t2r = x1r + x3r, t2i = x1i + x3i;
+        // (x1 - x3)·(∓i): forward multiplies by -i, inverse by +i.
+        const t3r = sign * (x1i - x3i), t3i = -sign * (x1r - x3r);
+        const o = outBase + k;
+        bRe[o] = t0r + t2r; bIm[o] = t0i + t2i;
+        bRe[o + outStride] = t1r + t3r; bIm[o + outStride] = t1i + t3i;
+        bRe[o + 2 * outStride] = t0r - t2r; bIm[o + 2 * outStride] = t0i - t2i;
+        bRe[o + 3 * outStride] = t1r - t3r; bIm[o + 3 * outStride] = t1i - t3i;
+      }
+    }
+  } else if (p === 2) {
+    for (let j = 0; j < l; j++) {
+      const w1r = twRe[j * 2 + 1], w1i = sign * twIm[j * 2 + 1];
+      const inBase = j * mb * p;
+      const outBase = j * mb;
+      for (let k = 0; k < mb; k++) {
+        const i0 = inBase + k;
+        const x0r = aRe[i0], x0i = aIm[i0];
+        const xr = aRe[i0 + mb], xi = aIm[i0 + mb];
+        const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
+        const o = outBase + k;
+        bRe[o] = x0r + x1r; bIm[o] = x0i + x1i;
+        bRe[o + outStride] = x0r - x1r; bIm[o + outStride] = x0i - x1i;
+      }
+    }
+  } else if (p === 3) {
+    const h = sign * (Math.sqrt(3) / 2);
+    for (let j = 0; j < l; j++) {
+      const t = j * 3;
+      const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
+      const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
+      const inBase = j * mb * p;
+      const outBase = j * mb;
+      for (let k = 0; k < mb; k++) {
+        const i0 = inBase + k;
+        const x0r = aRe[i0], x0i = aIm[i0];
+        let xr = aRe[i0 + mb], xi = aIm[i0 + mb];
+        const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
+        xr = aRe[i0 + 2 * mb]; xi = aIm[i0 + 2 * mb];
+        const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
+        const sr = x1r + x2r, si = x1i + x2i;
+        const cr = x0r - 0.5 * sr, ci = x0i - 0.5 * si;
+        // ±i·(√3/2)·(x1 - x2), sign-matched to the transform direction.
+        const ur = h * (x1i - x2i), ui = -h * (x1r - x2r);
+        const o = outBase + k;
+        bRe[o] = x0r + sr; bIm[o] = x0i + si;
+        bRe[o + outStride] = cr + ur; bIm[o + outStride] = ci + ui;
+        bRe[o + 2 * outStride] = cr - ur; bIm[o + 2 * outStride] = ci - ui;
+      }
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/** The stage loop shared by both plans: ping-pong between the data and scratch, result in the data. */
+abstract class StockhamPlan {
   readonly n: number;
-  private readonly stages: Stage[];
+  protected readonly stages: Stage[];
   private readonly scratchRe: Float64Array;
   private readonly scratchIm: Float64Array;
+  /** Values per sub-sequence element: 1 for one transform, B for B interleaved ones. */
+  private readonly width: number;
+
+  constructor(n: number, width: number) {
+    this.n = n;
+    this.width = width;
+    this.stages = planStages(n);
+    this.scratchRe = new Float64Array(n * width);
+    this.scratchIm = new Float64Array(n * width);
+  }
+
+  protected run(re: Float64Array, im: Float64Array, sign: 1 | -1): void {
+    let srcRe = re;
+    let srcIm = im;
+    let dstRe = this.scratchRe;
+    let dstIm = this.scratchIm;
+    for (const stage of this.stages) {
+      if (!smallRadixStage(stage, stage.m * this.width, srcRe, srcIm, dstRe, dstIm, sign)) this.genericStage(stage, srcRe, srcIm, dstRe, dstIm, sign);
+      const tr = srcRe; srcRe = dstRe; dstRe = tr;
+      const ti = srcIm; srcIm = dstIm; dstIm = ti;
+    }
+    if (srcRe !== re) {
+      re.set(srcRe);
+      im.set(srcIm);
+    }
+  }
+
+  /** A stage of a radix above 4. */
+  protected abstract genericStage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void;
+}
+
+export class Fft extends StockhamPlan {
   /** Roots of unity ω_p^k for the generic butterfly, per radix. */
   private readonly rootsRe = new Map<number, Float64Array>();
   private readonly rootsIm = new Map<number, Float64Array>();
@@ -39,27 +175,11 @@ export class Fft {
 
   constructor(n: number) {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`FFT length must be a positive integer, got ${n}`);
-    this.n = n;
-    this.scratchRe = new Float64Array(n);
-    this.scratchIm = new Float64Array(n);
-    this.stages = [];
-    const radices = factorize(n);
-    const largest = Math.max(1, ...radices);
+    super(n, 1);
+    const largest = Math.max(1, ...this.stages.map((s) => s.p));
     this.genericRe = new Float64Array(largest);
     this.genericIm = new Float64Array(largest);
-    let l = 1;
-    for (const p of radices) {
-      const L = l * p;
-      const twRe = new Float64Array(l * p);
-      const twIm = new Float64Array(l * p);
-      for (let j = 0; j < l; j++) {
-        for (let q = 0; q < p; q++) {
-          const angle = (-2 * Math.PI * q * j) / L;
-          twRe[j * p + q] = Math.cos(angle);
-          twIm[j * p + q] = Math.sin(angle);
-        }
-      }
-      this.stages.push({ p, l, m: n / L, twRe, twIm });
+    for (const { p } of this.stages) {
       if (p > 4 && !this.rootsRe.has(p)) {
         const re = new Float64Array(p);
         const im = new Float64Array(p);
@@ -70,7 +190,6 @@ export class Fft {
         this.rootsRe.set(p, re);
         this.rootsIm.set(p, im);
       }
-      l = L;
     }
   }
 
@@ -84,127 +203,37 @@ export class Fft {
     this.run(re, im, -1);
   }
 
-  private run(re: Float64Array, im: Float64Array, sign: 1 | -1): void {
-    let srcRe = re;
-    let srcIm = im;
-    let dstRe = this.scratchRe;
-    let dstIm = this.scratchIm;
-    for (const stage of this.stages) {
-      this.stage(stage, srcRe, srcIm, dstRe, dstIm, sign);
-      const tr = srcRe; srcRe = dstRe; dstRe = tr;
-      const ti = srcIm; srcIm = dstIm; dstIm = ti;
-    }
-    if (srcRe !== re) {
-      re.set(srcRe);
-      im.set(srcIm);
-    }
-  }
-
   // One stage: B[k + (j + l·r)·m] = Σ_q ω_p^{q·r} · ω_{lp}^{q·j} · A[(k + q·m) + j·m·p].
-  private stage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
+  protected genericStage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
     const { p, l, m, twRe, twIm } = s;
     const mp = m * p;
-    if (p === 4) {
-      for (let j = 0; j < l; j++) {
-        const t = j * 4;
-        const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
-        const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
-        const w3r = twRe[t + 3], w3i = sign * twIm[t + 3];
-        const inBase = j * mp;
-        const outBase = j * m;
-        const outStride = l * m;
-        for (let k = 0; k < m; k++) {
-          const i0 = inBase + k;
-          const x0r = aRe[i0], x0i = aIm[i0];
-          let xr = aRe[i0 + m], xi = aIm[i0 + m];
-          const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
-          xr = aRe[i0 + 2 * m]; xi = aIm[i0 + 2 * m];
-          const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
-          xr = aRe[i0 + 3 * m]; xi = aIm[i0 + 3 * m];
-          const x3r = xr * w3r - xi * w3i, x3i = xr * w3i + xi * w3r;
-          const t0r = x0r + x2r, t0i = x0i + x2i;
-          const t1r = x0r - x2r, t1i = x0i - x2i;
-          const t2r = x1r + x3r, t2i = x1i + x3i;
-          // (x1 - x3)·(∓i): forward multiplies by -i, inverse by +i.
-          const t3r = sign * (x1i - x3i), t3i = -sign * (x1r - x3r);
-          const o = outBase + k;
-          bRe[o] = t0r + t2r; bIm[o] = t0i + t2i;
-          bRe[o + outStride] = t1r + t3r; bIm[o + outStride] = t1i + t3i;
-          bRe[o + 2 * outStride] = t0r - t2r; bIm[o + 2 * outStride] = t0i - t2i;
-          bRe[o + 3 * outStride] = t1r - t3r; bIm[o + 3 * outStride] = t1i - t3i;
+    const rootRe = this.rootsRe.get(p)!;
+    const rootIm = this.rootsIm.get(p)!;
+    const xr = this.genericRe;
+    const xi = this.genericIm;
+    for (let j = 0; j < l; j++) {
+      const inBase = j * mp;
+      const outBase = j * m;
+      const outStride = l * m;
+      for (let k = 0; k < m; k++) {
+        for (let q = 0; q < p; q++) {
+          const ar = aRe[inBase + k + q * m], ai = aIm[inBase + k + q * m];
+          const wr = twRe[j * p + q], wi = sign * twIm[j * p + q];
+          xr[q] = ar * wr - ai * wi;
+          xi[q] = ar * wi + ai * wr;
         }
-      }
-    } else if (p === 2) {
-      for (let j = 0; j < l; j++) {
-        const w1r = twRe[j * 2 + 1], w1i = sign * twIm[j * 2 + 1];
-        const inBase = j * mp;
-        const outBase = j * m;
-        const outStride = l * m;
-        for (let k = 0; k < m; k++) {
-          const i0 = inBase + k;
-          const x0r = aRe[i0], x0i = aIm[i0];
-          const xr = aRe[i0 + m], xi = aIm[i0 + m];
-          const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
-          const o = outBase + k;
-          bRe[o] = x0r + x1r; bIm[o] = x0i + x1i;
-          bRe[o + outStride] = x0r - x1r; bIm[o + outStride] = x0i - x1i;
-        }
-      }
-    } else if (p === 3) {
-      const h = sign * (Math.sqrt(3) / 2);
-      for (let j = 0; j < l; j++) {
-        const t = j * 3;
-        const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
-        const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
-        const inBase = j * mp;
-        const outBase = j * m;
-        const outStride = l * m;
-        for (let k = 0; k < m; k++) {
-          const i0 = inBase + k;
-          const x0r = aRe[i0], x0i = aIm[i0];
-          let xr = aRe[i0 + m], xi = aIm[i0 + m];
-          const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
-          xr = aRe[i0 + 2 * m]; xi = aIm[i0 + 2 * m];
-          const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
-          const sr = x1r + x2r, si = x1i + x2i;
-          const cr = x0r - 0.5 * sr, ci = x0i - 0.5 * si;
-          // ±i·(√3/2)·(x1 - x2), sign-matched to the transform direction.
-          const ur = h * (x1i - x2i), ui = -h * (x1r - x2r);
-          const o = outBase + k;
-          bRe[o] = x0r + sr; bIm[o] = x0i + si;
-          bRe[o + outStride] = cr + ur; bIm[o + outStride] = ci + ui;
-          bRe[o + 2 * outStride] = cr - ur; bIm[o + 2 * outStride] = ci - ui;
-        }
-      }
-    } else {
-      const rootRe = this.rootsRe.get(p)!;
-      const rootIm = this.rootsIm.get(p)!;
-      const xr = this.genericRe;
-      const xi = this.genericIm;
-      for (let j = 0; j < l; j++) {
-        const inBase = j * mp;
-        const outBase = j * m;
-        const outStride = l * m;
-        for (let k = 0; k < m; k++) {
-          for (let q = 0; q < p; q++) {
-            const ar = aRe[inBase + k + q * m], ai = aIm[inBase + k + q * m];
-            const wr = twRe[j * p + q], wi = sign * twIm[j * p + q];
-            xr[q] = ar * wr - ai * wi;
-            xi[q] = ar * wi + ai * wr;
+        for (let r = 0; r < p; r++) {
+          let sr = xr[0], si = xi[0];
+          let idx = r;
+          for (let q = 1; q < p; q++) {
+            const wr = rootRe[idx], wi = sign * rootIm[idx];
+            sr += xr[q] * wr - xi[q] * wi;
+            si += xr[q] * wi + xi[q] * wr;
+            idx += r;
+            if (idx >= p) idx -= p;
           }
-          for (let r = 0; r < p; r++) {
-            let sr = xr[0], si = xi[0];
-            let idx = r;
-            for (let q = 1; q < p; q++) {
-              const wr = rootRe[idx], wi = sign * rootIm[idx];
-              sr += xr[q] * wr - xi[q] * wi;
-              si += xr[q] * wi + xi[q] * wr;
-              idx += r;
-              if (idx >= p) idx -= p;
-            }
-            bRe[outBase + k + r * outStride] = sr;
-            bIm[outBase + k + r * outStride] = si;
-          }
+          bRe[outBase + k + r * outStride] = sr;
+          bIm[outBase + k + r * outStride] = si;
         }
       }
     }
@@ -229,36 +258,18 @@ export function fftPlan(n: number): Fft {
  * inner loop over the batch, which is much faster in JS than B separate
  * small transforms.
  */
-export class BatchFft {
-  readonly n: number;
+export class BatchFft extends StockhamPlan {
   readonly batch: number;
-  private readonly stages: Stage[];
-  private readonly scratchRe: Float64Array;
-  private readonly scratchIm: Float64Array;
   /** Forward combined weights for generic radices, per stage. */
   private readonly generic = new Map<Stage, { re: Float64Array; im: Float64Array }>();
 
   constructor(n: number, batch: number) {
-    this.n = n;
+    super(n, batch);
     this.batch = batch;
-    this.scratchRe = new Float64Array(n * batch);
-    this.scratchIm = new Float64Array(n * batch);
-    this.stages = [];
-    let l = 1;
-    for (const p of factorize(n)) {
-      const L = l * p;
-      const twRe = new Float64Array(l * p);
-      const twIm = new Float64Array(l * p);
-      for (let j = 0; j < l; j++) {
-        for (let q = 0; q < p; q++) {
-          const angle = (-2 * Math.PI * q * j) / L;
-          twRe[j * p + q] = Math.cos(angle);
-          twIm[j * p + q] = Math.sin(angle);
-        }
-      }
-      const stage: Stage = { p, l, m: n / L, twRe, twIm };
-      this.stages.push(stage);
+    for (const stage of this.stages) {
+      const { p, l } = stage;
       if (p > 4) {
+        const L = l * p;
         const re = new Float64Array(l * p * p), im = new Float64Array(l * p * p);
         for (let j = 0; j < l; j++) for (let r = 0; r < p; r++) for (let q = 0; q < p; q++) {
           const angle = -2 * Math.PI * ((q * j) / L + ((q * r) % p) / p);
@@ -267,104 +278,36 @@ export class BatchFft {
         }
         this.generic.set(stage, { re, im });
       }
-      l = L;
     }
   }
 
   /** In-place inverse transforms (e^{+2πikt/n}, no 1/n). */
   inverse(re: Float64Array, im: Float64Array): void {
-    let srcRe = re, srcIm = im, dstRe = this.scratchRe, dstIm = this.scratchIm;
-    for (const stage of this.stages) {
-      this.stage(stage, srcRe, srcIm, dstRe, dstIm, -1);
-      const tr = srcRe; srcRe = dstRe; dstRe = tr;
-      const ti = srcIm; srcIm = dstIm; dstIm = ti;
-    }
-    if (srcRe !== re) {
-      re.set(srcRe);
-      im.set(srcIm);
-    }
+    this.run(re, im, -1);
   }
 
-  private stage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
-    const { p, l, m, twRe, twIm } = s;
-    const B = this.batch;
-    const mB = m * B;
-    const outStride = l * m * B;
+  // Generic radix: combined twiddle·DFT weights ω_{lp}^{qj}·ω_p^{qr}, per (j, r, q).
+  protected genericStage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
+    const { p, l, m } = s;
+    const mB = m * this.batch;
+    const outStride = l * mB;
+    const comb = this.generic.get(s)!;
     for (let j = 0; j < l; j++) {
-      const inBase = j * m * p * B;
-      const outBase = j * m * B;
-      if (p === 4) {
-        const t = j * 4;
-        const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
-        const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
-        const w3r = twRe[t + 3], w3i = sign * twIm[t + 3];
+      const inBase = j * mB * p;
+      const outBase = j * mB;
+      for (let r = 0; r < p; r++) {
+        const o = outBase + r * outStride;
+        const w = (j * p + r) * p;
         for (let kb = 0; kb < mB; kb++) {
-          const i0 = inBase + kb;
-          const x0r = aRe[i0], x0i = aIm[i0];
-          let xr = aRe[i0 + mB], xi = aIm[i0 + mB];
-          const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
-          xr = aRe[i0 + 2 * mB]; xi = aIm[i0 + 2 * mB];
-          const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
-          xr = aRe[i0 + 3 * mB]; xi = aIm[i0 + 3 * mB];
-          const x3r = xr * w3r - xi * w3i, x3i = xr * w3i + xi * w3r;
-          const t0r = x0r + x2r, t0i = x0i + x2i;
-          const t1r = x0r - x2r, t1i = x0i - x2i;
-          const t2r = x1r + x3r, t2i = x1i + x3i;
-          const t3r = sign * (x1i - x3i), t3i = -sign * (x1r - x3r);
-          const o = outBase + kb;
-          bRe[o] = t0r + t2r; bIm[o] = t0i + t2i;
-          bRe[o + outStride] = t1r + t3r; bIm[o + outStride] = t1i + t3i;
-          bRe[o + 2 * outStride] = t0r - t2r; bIm[o + 2 * outStride] = t0i - t2i;
-          bRe[o + 3 * outStride] = t1r - t3r; bIm[o + 3 * outStride] = t1i - t3i;
-        }
-      } else if (p === 2) {
-        const w1r = twRe[j * 2 + 1], w1i = sign * twIm[j * 2 + 1];
-        for (let kb = 0; kb < mB; kb++) {
-          const i0 = inBase + kb;
-          const x0r = aRe[i0], x0i = aIm[i0];
-          const xr = aRe[i0 + mB], xi = aIm[i0 + mB];
-          const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
-          const o = outBase + kb;
-          bRe[o] = x0r + x1r; bIm[o] = x0i + x1i;
-          bRe[o + outStride] = x0r - x1r; bIm[o + outStride] = x0i - x1i;
-        }
-      } else if (p === 3) {
-        const h = sign * (Math.sqrt(3) / 2);
-        const t = j * 3;
-        const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
-        const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
-        for (let kb = 0; kb < mB; kb++) {
-          const i0 = inBase + kb;
-          const x0r = aRe[i0], x0i = aIm[i0];
-          let xr = aRe[i0 + mB], xi = aIm[i0 + mB];
-          const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
-          xr = aRe[i0 + 2 * mB]; xi = aIm[i0 + 2 * mB];
-          const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
-          const sr = x1r + x2r, si = x1i + x2i;
-          const cr = x0r - 0.5 * sr, ci = x0i - 0.5 * si;
-          const ur = h * (x1i - x2i), ui = -h * (x1r - x2r);
-          const o = outBase + kb;
-          bRe[o] = x0r + sr; bIm[o] = x0i + si;
-          bRe[o + outStride] = cr + ur; bIm[o + outStride] = ci + ui;
-          bRe[o + 2 * outStride] = cr - ur; bIm[o + 2 * outStride] = ci - ui;
-        }
-      } else {
-        // Generic radix: combined twiddle·DFT weights ω_{lp}^{qj}·ω_p^{qr}, per (j, r, q).
-        const comb = this.generic.get(s)!;
-        for (let r = 0; r < p; r++) {
-          const o = outBase + r * outStride;
-          const w = (j * p + r) * p;
-          for (let kb = 0; kb < mB; kb++) {
-            let sr = 0, si = 0;
-            for (let q = 0; q < p; q++) {
-              const wr = comb.re[w + q], wi = sign * comb.im[w + q];
-              const ar = aRe[inBase + kb + q * mB], ai = aIm[inBase + kb + q * mB];
-              sr += ar * wr - ai * wi;
-              si += ar * wi + ai * wr;
-            }
-            bRe[o + kb] = sr;
-            bIm[o + kb] = si;
+          let sr = 0, si = 0;
+          for (let q = 0; q < p; q++) {
+            const wr = comb.re[w + q], wi = sign * comb.im[w + q];
+            const ar = aRe[inBase + kb + q * mB], ai = aIm[inBase + kb + q * mB];
+            sr += ar * wr - ai * wi;
+            si += ar * wi + ai * wr;
           }
+          bRe[o + kb] = sr;
+          bIm[o + kb] = si;
         }
       }
     }

@@ -1,4 +1,5 @@
 // FSL-convention gradient tables (.bval: one row of N b-values; .bvec: 3 rows of N unit vectors).
+import type { Vec3 } from '../volume/shape.js';
 import { DwiInputError } from './errors.js';
 
 export class GradientTableError extends Error {
@@ -74,8 +75,6 @@ export const TENSOR_MAX_B = 1500;
 const UNIT_TOLERANCE = 0.1;
 /** Directions closer than this (|cos|, antipodes equal) count once. */
 const SAME_DIRECTION_COS = 0.9995;
-
-export type Vec3 = [number, number, number];
 
 export interface DwiGradients {
   /** b-values, s/mm². */

@@ -26,19 +26,22 @@ import { applyBiasField, n4BiasField, n4Params } from './bias.js';
 import { mppcaDenoise, resolveExtent, type MppcaResult, type NoiseEstimator } from './denoise.js';
 import { DwiInputError } from './errors.js';
 import { gibbsParams, removeGibbs } from './gibbs.js';
-import { GradientTableError, parseBval, parseBvec, validateDwiGradients, fslToVoxel, type DwiGradients, type Vec3 } from './gradients.js';
+import { GradientTableError, parseBval, parseBvec, validateDwiGradients, fslToVoxel, type DwiGradients } from './gradients.js';
 import { readSeries, sha256File, writeSeries } from './io.js';
 import { classicalBrainMask } from './mask.js';
+import type { Vec3 } from '../volume/shape.js';
+import { median } from '../volume/statistics.js';
 import { isShared, parallelDenoise, parallelGibbs } from './parallel.js';
 import { applyMotion, estimateMotion, meanOfVolumes, rotateToReference, type RigidParams } from './register.js';
 import { fitTensor, tensorMetrics } from './tensor.js';
+import { DWI_PIPELINE_VERSION } from './version.js';
 
 export { DwiInputError, type DwiInputReason } from './errors.js';
 export { mppcaDenoise, defaultExtent, marchenkoPasturCutoff, type MppcaOptions, type MppcaResult, type NoiseEstimator } from './denoise.js';
 export { removeGibbs, type GibbsOptions } from './gibbs.js';
 export { registerVolumes, estimateMotion, applyMotion, resampleVolume, rigidTransform, rotateToReference, type RigidParams } from './register.js';
 export { n4BiasField, applyBiasField, type N4Options } from './bias.js';
-export { classicalBrainMask, otsuThreshold } from './mask.js';
+export { classicalBrainMask } from './mask.js';
 export { fitTensor, tensorMetrics, type TensorFit, type TensorMaps } from './tensor.js';
 export { eigenSymmetric3 } from './eigen.js';
 export { validateDwiGradients, B0_THRESHOLD, TENSOR_MAX_B, type DwiGradients } from './gradients.js';
@@ -47,7 +50,7 @@ export { validateDwiGradients, B0_THRESHOLD, TENSOR_MAX_B, type DwiGradients } f
 const MIN_REGISTER_SIZE = 16;
 
 /** Bump when a step's algorithm changes, so that cached intermediates are not reused. */
-export const DWI_PIPELINE_VERSION = 1;
+export { DWI_PIPELINE_VERSION };
 
 export const DWI_STEPS = ['denoise', 'gibbs', 'register', 'biasfield', 'brainmask', 'tensor'] as const;
 export type DwiStep = (typeof DWI_STEPS)[number];
@@ -198,13 +201,6 @@ async function fileMatches(ref: FileRef | undefined): Promise<boolean> {
 async function write3d(file: string, header: NiftiHeader, data: ArrayLike<number>, datatype: NiftiDatatypeName): Promise<FileRef> {
   const { sha256: hash } = await writeNifti(file, header, data, { datatype });
   return { path: file, sha256: hash };
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = Float64Array.from(values).sort();
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 export async function deriveDwi(
@@ -454,7 +450,7 @@ export async function deriveDwi(
     };
     const sigmas: number[] = [];
     for (let i = 0; i < nvox; i++) if (mask[i]) sigmas.push(noiseMap[i]);
-    state.noiseLevel = median(sigmas);
+    state.noiseLevel = median(sigmas, { method: 'midpoint', float64: true });
     state.outputs = outputs;
     await record('tensor');
     progress('write', 1);

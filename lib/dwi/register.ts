@@ -19,6 +19,7 @@
 // gradient direction it was acquired with, seen in the reference frame, is
 // Rᵀ g.
 import { seededRandom } from '../random.js';
+import { percentile, type PercentileOptions } from '../volume/statistics.js';
 
 export type RigidParams = [number, number, number, number, number, number];
 
@@ -29,6 +30,8 @@ export interface RigidTransform {
 }
 
 const DEG = Math.PI / 180;
+/** Robust maxima: the sample at or below the percentile's rank, in double precision. */
+const LOWER: PercentileOptions = { method: 'lower', float64: true };
 
 export function rigidTransform(p: readonly number[]): RigidTransform {
   const [cx, sx] = [Math.cos(p[3] * DEG), Math.sin(p[3] * DEG)];
@@ -141,10 +144,33 @@ function downsample(img: Float32Array, shape: readonly number[], voxel: readonly
   return { img: out, shape: [sx, sy, sz], voxel: [voxel[0] * f[0], voxel[1] * f[1], voxel[2] * f[2]] };
 }
 
-function percentile(values: ArrayLike<number>, q: number): number {
-  const sorted = Float64Array.from(values).sort();
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))];
+/**
+ * Up to maxSamples random voxels of `mask` (partial Fisher–Yates), each jittered uniformly within
+ * its voxel along axes longer than one: voxel coordinates and mm about the grid centre, xyz interleaved.
+ */
+function jitteredSamples(mask: Uint8Array, grid: Grid, maxSamples: number, seed: number): { voxel: Float64Array; mm: Float64Array; count: number } {
+  const [nx, ny, nz] = grid.shape;
+  const [dx, dy, dz] = grid.voxel;
+  const [cx, cy, cz] = grid.centre;
+  const candidates: number[] = [];
+  for (let i = 0; i < mask.length; i++) if (mask[i]) candidates.push(i);
+  const rnd = seededRandom(seed);
+  const count = Math.min(maxSamples, candidates.length);
+  for (let k = 0; k < count; k++) {
+    const j = k + Math.floor(rnd() * (candidates.length - k));
+    const tmp = candidates[k]; candidates[k] = candidates[j]; candidates[j] = tmp;
+  }
+  const voxel = new Float64Array(3 * count);
+  const mm = new Float64Array(3 * count);
+  for (let k = 0; k < count; k++) {
+    const i = candidates[k];
+    const x = (i % nx) + (nx > 1 ? rnd() - 0.5 : 0);
+    const y = (Math.floor(i / nx) % ny) + (ny > 1 ? rnd() - 0.5 : 0);
+    const z = Math.floor(i / (nx * ny)) + (nz > 1 ? rnd() - 0.5 : 0);
+    voxel[3 * k] = x; voxel[3 * k + 1] = y; voxel[3 * k + 2] = z;
+    mm[3 * k] = (x - cx) * dx; mm[3 * k + 1] = (y - cy) * dy; mm[3 * k + 2] = (z - cz) * dz;
+  }
+  return { voxel, mm, count };
 }
 
 /** Normalised mutual information between a fixed sample set and a moving image. */
@@ -164,32 +190,18 @@ class NmiMetric {
     this.bins = bins;
     this.grid = gridOf(shape, voxel);
     const [nx, ny, nz] = this.grid.shape;
-    const candidates: number[] = [];
-    for (let i = 0; i < sampleMask.length; i++) if (sampleMask[i]) candidates.push(i);
-    const rnd = seededRandom(seed);
-    const count = Math.min(maxSamples, candidates.length);
-    // Partial Fisher–Yates for a random subset.
-    for (let k = 0; k < count; k++) {
-      const j = k + Math.floor(rnd() * (candidates.length - k));
-      const tmp = candidates[k]; candidates[k] = candidates[j]; candidates[j] = tmp;
-    }
+    const { voxel: at, mm, count } = jitteredSamples(sampleMask, this.grid, maxSamples, seed);
     this.px = new Float64Array(count);
     this.py = new Float64Array(count);
     this.pz = new Float64Array(count);
     const values = new Float64Array(count);
-    const [dx, dy, dz] = this.grid.voxel;
-    const [cx, cy, cz] = this.grid.centre;
     for (let k = 0; k < count; k++) {
-      const i = candidates[k];
-      const x = (i % nx) + (nx > 1 ? rnd() - 0.5 : 0);
-      const y = (Math.floor(i / nx) % ny) + (ny > 1 ? rnd() - 0.5 : 0);
-      const z = Math.floor(i / (nx * ny)) + (nz > 1 ? rnd() - 0.5 : 0);
-      values[k] = trilinear(fixed, nx, ny, nz, x, y, z, 0);
-      this.px[k] = (x - cx) * dx;
-      this.py[k] = (y - cy) * dy;
-      this.pz[k] = (z - cz) * dz;
+      values[k] = trilinear(fixed, nx, ny, nz, at[3 * k], at[3 * k + 1], at[3 * k + 2], 0);
+      this.px[k] = mm[3 * k];
+      this.py[k] = mm[3 * k + 1];
+      this.pz[k] = mm[3 * k + 2];
     }
-    const top = percentile(values, 0.995) || 1;
+    const top = percentile(values, 99.5, LOWER) || 1;
     this.fixedPos = new Float64Array(count);
     for (let k = 0; k < count; k++) this.fixedPos[k] = Math.min(bins - 1, Math.max(0, (values[k] / top) * (bins - 1)));
     this.joint = new Float64Array(bins * bins);
@@ -197,7 +209,7 @@ class NmiMetric {
 
   setMoving(img: Float32Array): void {
     this.moving = img;
-    const top = percentile(sampleEvery(img, 4), 0.995) || 1;
+    const top = percentile(sampleEvery(img, 4), 99.5, LOWER) || 1;
     this.movingScale = (this.bins - 1) / top;
   }
 
@@ -354,7 +366,7 @@ export function meanOfVolumes(data: Float32Array, nvox: number, volumes: readonl
 
 /** Sample region: voxels above a tenth of the reference's robust maximum, dilated. */
 function sampleRegion(ref: Float32Array, shape: readonly number[]): Uint8Array {
-  const top = percentile(sampleEvery(ref, 3), 0.99);
+  const top = percentile(sampleEvery(ref, 3), 99, LOWER) || 0; // 0 without samples
   const m = new Uint8Array(ref.length);
   for (let i = 0; i < ref.length; i++) m[i] = ref[i] > 0.1 * top ? 1 : 0;
   const [nx, ny, nz] = shape;
@@ -524,27 +536,8 @@ function choleskySolve(l: Float64Array, b: Float64Array, n: number, out: Float64
 /** Solve a small SPD system by Cholesky (n ≤ 7); false when singular. */
 function solveSpd(a: Float64Array, b: Float64Array, n: number, out: Float64Array): boolean {
   const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j];
-    for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
-    if (!(d > 0)) return false;
-    l[j * n + j] = Math.sqrt(d);
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j];
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = s / l[j * n + j];
-    }
-  }
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= l[i * n + k] * out[k];
-    out[i] = s / l[i * n + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = out[i];
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i] * out[k];
-    out[i] = s / l[i * n + i];
-  }
+  if (!choleskyInPlace(a, l, n)) return false;
+  choleskySolve(l, b, n, out);
   return true;
 }
 
@@ -571,21 +564,7 @@ function refineWithModel(
   const [dx, dy, dz] = g.voxel;
   const [cx, cy, cz] = g.centre;
   // Sample points (mm, centred), jittered.
-  const candidates: number[] = [];
-  for (let i = 0; i < region.length; i++) if (region[i]) candidates.push(i);
-  const rnd = seededRandom(seed);
-  const count = Math.min(maxSamples, candidates.length);
-  for (let k = 0; k < count; k++) {
-    const j = k + Math.floor(rnd() * (candidates.length - k));
-    const tmp = candidates[k]; candidates[k] = candidates[j]; candidates[j] = tmp;
-  }
-  const pts = new Float64Array(count * 3);
-  for (let k = 0; k < count; k++) {
-    const i = candidates[k];
-    pts[3 * k] = ((i % nx) + (nx > 1 ? rnd() - 0.5 : 0) - cx) * dx;
-    pts[3 * k + 1] = ((Math.floor(i / nx) % ny) + (ny > 1 ? rnd() - 0.5 : 0) - cy) * dy;
-    pts[3 * k + 2] = (Math.floor(i / (nx * ny)) + (nz > 1 ? rnd() - 0.5 : 0) - cz) * dz;
-  }
+  const { mm: pts, count } = jitteredSamples(region, g, maxSamples, seed);
   // Signals of every volume at the sample points, as currently aligned.
   const signal = new Float64Array(count * nv);
   const valid = new Uint8Array(count).fill(1);

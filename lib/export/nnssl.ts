@@ -272,7 +272,7 @@ export async function writePretrainData(file: string, data: PretrainData): Promi
 export interface ValidateOptions {
   /** Check that every image and mask path exists on disk. */
   checkFiles?: boolean;
-  /** Environment for `$VAR/...` paths (default process.env). */
+  /** Variables for `$VAR/...` paths (none unless the caller passes them). */
   env?: Record<string, string | undefined>;
 }
 
@@ -309,7 +309,7 @@ function checkInfo(v: unknown, where: string, problems: Problems): void {
 function resolvePath(p: string, where: string, opts: ValidateOptions, problems: Problems): string | null {
   const first = p.split('/')[0];
   if (first.startsWith('$')) {
-    const value = (opts.env ?? process.env)[first.slice(1)];
+    const value = opts.env?.[first.slice(1)];
     if (value === undefined) {
       if (opts.checkFiles) problems.push(`${where}: environment variable ${first.slice(1)} is not set`);
       return null;

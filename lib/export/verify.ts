@@ -7,7 +7,8 @@ import { parquetReadObjects } from 'hyparquet';
 import { sha256, sha256File } from '../files.js';
 import { asciiJson, PRETRAIN_FILE } from './nnssl.js';
 import { PARQUET_FILE, parquetRow, type ParquetCell } from './parquet.js';
-import { OPENMIND_COLUMNS, parseCsv } from './table.js';
+import { OPENMIND_COLUMNS } from './table.js';
+import { parseCsv } from '../csv.js';
 
 export const CSV_FILE = 'openneuro_metadata.csv';
 const MASK_NAMES = new Set(['deface_mask.nii.gz', 'fb_mask.nii.gz']);

@@ -1,8 +1,10 @@
 // Face blurring: a region on the face side where the tissue has lost its fine texture, compared with
 // the rest of the scalp, often with intensity smeared out into the air in front of it.
-import { dilate, fillHoles, gaussianSmooth, largestComponent } from './morphology.js';
+import { ALL_AXES_EDGED, dilate, fillHoles, gaussianSmooth, largestComponent } from '../volume/morphology.js';
+import type { Dims, Vec3 } from '../volume/shape.js';
+import { median } from '../volume/statistics.js';
 import { downsampleMean, resampleLinear, upsampleNearest } from './resample.js';
-import type { Dims, Vec3, Volume } from './volume.js';
+import type { Volume } from './volume.js';
 
 export interface BlurParams {
   /** High-pass scale (mm) and the scale over which its energy is pooled (mm). */
@@ -71,12 +73,6 @@ export function faceZone(brain: Uint8Array, vol: Volume): Uint8Array {
   return zone;
 }
 
-function median(values: number[]): number {
-  if (values.length === 0) return 0;
-  const s = Float64Array.from(values).sort();
-  return s[Math.floor(s.length / 2)];
-}
-
 /** Block factors that bring a grid to about `targetMm` voxels. */
 function blockFactors(spacing: Vec3, targetMm: number): Vec3 {
   return spacing.map((s) => Math.max(1, Math.round(targetMm / s))) as Vec3;
@@ -116,7 +112,7 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   const nearBrain = dilate(cBrain, cDims, cSpacing, 3);
   const scalpRatios: number[] = [];
   for (let i = 0; i < n; i++) if (cHead[i] && !nearBrain[i] && !zone[i]) scalpRatios.push(ratio[i]);
-  const reference = median(scalpRatios);
+  const reference = scalpRatios.length ? median(scalpRatios, { method: 'higher', float64: true }) : 0;
   const low = new Uint8Array(n);
   for (let i = 0; i < n; i++) low[i] = level[i] - min > 0.5 * floor && ratio[i] < params.lowFraction * reference ? 1 : 0;
 
@@ -150,7 +146,7 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   // The region's shape (one piece, no holes) is settled on the coarse grid...
   let coarseRegion: Uint8Array = new Uint8Array(n);
   for (let i = 0; i < n; i++) coarseRegion[i] = share[i] > params.voteShare ? 1 : 0;
-  coarseRegion = fillHoles(largestComponent(coarseRegion, cDims), cDims);
+  coarseRegion = fillHoles(largestComponent(coarseRegion, cDims), cDims, ALL_AXES_EDGED);
   const allowed = dilate(coarseRegion, cDims, cSpacing, 2 * Math.max(...cSpacing));
   for (let i = 0; i < n; i++) if (!allowed[i]) share[i] = 0;
   // ...and its edge on the fine grid, from the interpolated vote (coarse voxel c covers fine c·f .. c·f + f - 1).

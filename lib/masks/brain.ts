@@ -3,12 +3,16 @@
 // conformed (LIA) axis order, transposed (brainchop's enableTranspose).
 import { loadMindgrabGraph, runMindgrab, type MindgrabGraph } from '../models/mindgrab.js';
 import type { ExecutionProvider } from '../models/session.js';
-import { fillHoles, largestComponent } from './morphology.js';
+import { ALL_AXES_EDGED, fillHoles, largestComponent } from '../volume/morphology.js';
+import { boundingBox, voxelCount, type Box, type Dims, type Vec3 } from '../volume/shape.js';
+import { percentileAbove } from '../volume/statistics.js';
 import { resampleLinear } from './resample.js';
-import { voxelCount, type Dims, type Vec3, type Volume } from './volume.js';
+import type { Volume } from './volume.js';
 
 export interface NetworkBrainOptions {
   modelsDir?: string;
+  /** Where a converted graph is cached when the models folder is read-only. */
+  cacheDir?: string;
   executionProvider: ExecutionProvider;
   /** Isotropic grid the network runs on, mm (1 = as trained; larger is faster, coarser). */
   gridMm?: number;
@@ -44,57 +48,9 @@ export function scaleForNetwork(data: Float32Array): Float32Array {
   return out;
 }
 
-/** Percentile of the values strictly above `floor` (approximate, from a 4096-bin histogram). */
-export function percentileAbove(data: Float32Array, floor: number, q: number): number {
-  let max = -Infinity;
-  let count = 0;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] > floor) {
-      count++;
-      if (data[i] > max) max = data[i];
-    }
-  }
-  if (count === 0) return floor;
-  const bins = 4096;
-  const hist = new Float64Array(bins);
-  const width = (max - floor) / bins || 1;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] > floor) hist[Math.min(bins - 1, Math.floor((data[i] - floor) / width))]++;
-  }
-  let acc = 0;
-  const target = q * count;
-  for (let b = 0; b < bins; b++) {
-    acc += hist[b];
-    if (acc >= target) return floor + (b + 1) * width;
-  }
-  return max;
-}
-
-interface Box {
-  lo: Vec3;
-  hi: Vec3;
-}
-
+/** The box of the values above `threshold`, grown by `pad` voxels (the whole grid when none is above it). */
 function brightBox(data: Float32Array, dims: Dims, threshold: number, pad: number): Box {
-  const lo: Vec3 = [dims[0], dims[1], dims[2]];
-  const hi: Vec3 = [-1, -1, -1];
-  let p = 0;
-  for (let k = 0; k < dims[2]; k++)
-    for (let j = 0; j < dims[1]; j++)
-      for (let i = 0; i < dims[0]; i++, p++) {
-        if (data[p] <= threshold) continue;
-        if (i < lo[0]) lo[0] = i;
-        if (i > hi[0]) hi[0] = i;
-        if (j < lo[1]) lo[1] = j;
-        if (j > hi[1]) hi[1] = j;
-        if (k < lo[2]) lo[2] = k;
-        if (k > hi[2]) hi[2] = k;
-      }
-  if (hi[0] < 0) return { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1] };
-  return {
-    lo: lo.map((v) => Math.max(0, v - pad)) as Vec3,
-    hi: hi.map((v, a) => Math.min(dims[a] - 1, v + pad)) as Vec3,
-  };
+  return boundingBox(data, dims, threshold, [pad, pad, pad]) ?? { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1] };
 }
 
 /**
@@ -149,10 +105,10 @@ export function isotropicGrid(dims: Dims, spacing: Vec3, gridMm: number): { dims
 
 let cachedGraph: { key: string; graph: Promise<MindgrabGraph> } | undefined;
 
-function graphFor(modelsDir?: string): Promise<MindgrabGraph> {
-  const key = modelsDir ?? '';
+function graphFor(modelsDir?: string, cacheDir?: string): Promise<MindgrabGraph> {
+  const key = `${modelsDir ?? ''}\0${cacheDir ?? ''}`;
   if (!cachedGraph || cachedGraph.key !== key) {
-    const graph = loadMindgrabGraph({ modelsDir });
+    const graph = loadMindgrabGraph({ modelsDir, cacheDir });
     cachedGraph = { key, graph };
     graph.catch(() => (cachedGraph = undefined));
   }
@@ -169,7 +125,7 @@ export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): 
   const pad = Math.round((opts.cropPadding ?? 20) / gridMm);
   const box = brightBox(scaled, grid.dims, opts.cropThreshold ?? 0.5, pad);
   const net = toNetworkLayout(scaled, grid.dims, box);
-  const graph = await graphFor(opts.modelsDir);
+  const graph = await graphFor(opts.modelsDir, opts.cacheDir);
   const t1 = performance.now();
   const run = await runMindgrab(graph, net.data, net.dims, opts.executionProvider);
   const t2 = performance.now();
@@ -185,7 +141,7 @@ export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): 
   );
   let mask: Uint8Array = new Uint8Array(back.length);
   for (let i = 0; i < back.length; i++) mask[i] = back[i] > 0.5 ? 1 : 0;
-  mask = fillHoles(largestComponent(mask, vol.dims), vol.dims);
+  mask = fillHoles(largestComponent(mask, vol.dims), vol.dims, ALL_AXES_EDGED);
   const t3 = performance.now();
   return {
     mask,

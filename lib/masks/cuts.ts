@@ -2,7 +2,8 @@
 // Defacing tools leave them (quickshear: one plane; pydeface/mri_deface: the faces of a registered
 // face block); so does a field of view that truncates the head, which is not anonymization and is
 // told apart by being aligned with the voxel grid and having no head beyond it.
-import type { Dims, Vec3, Volume } from './volume.js';
+import type { Dims, Vec3 } from '../volume/shape.js';
+import type { Volume } from './volume.js';
 import { seededRandom } from '../random.js';
 
 export interface CutParams {

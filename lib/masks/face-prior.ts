@@ -6,7 +6,8 @@
 import { affineOf, readNifti } from '../nifti/index.js';
 import { ensureModel } from '../models/store.js';
 import type { Plane } from './cuts.js';
-import { invert4, worldOf, type Dims, type Vec3, type Volume } from './volume.js';
+import type { Dims, Vec3 } from '../volume/shape.js';
+import { invert4, worldOf, type Volume } from './volume.js';
 
 export interface FacePrior {
   /** 1 = face (removed by pydeface), in the template grid. */

@@ -1,7 +1,8 @@
 // Anatomy ("foreground") mask: every voxel that holds anatomy. A threshold between the background
 // and the tissue on a lightly smoothed image, then the largest component, closing and hole filling,
 // so dark tissue enclosed by the head (skull, sinuses, ventricles) counts as anatomy.
-import { close, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from './morphology.js';
+import { ALL_AXES_EDGED, close, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../volume/morphology.js';
+import { histogram, histogramQuantileBin, otsuBin } from '../volume/statistics.js';
 import type { Volume } from './volume.js';
 
 export interface HeadMaskParams {
@@ -24,56 +25,6 @@ export interface IntensityModel {
   exactMinFraction: number;
 }
 
-function histogram(values: Float32Array, lo: number, hi: number, bins: number): Float64Array {
-  const hist = new Float64Array(bins);
-  const scale = bins / (hi - lo || 1);
-  for (let i = 0; i < values.length; i++) {
-    const b = Math.floor((values[i] - lo) * scale);
-    hist[b < 0 ? 0 : b >= bins ? bins - 1 : b]++;
-  }
-  return hist;
-}
-
-/** Otsu's threshold (bin index) on a histogram. */
-function otsuBin(hist: Float64Array): number {
-  let total = 0;
-  let sumAll = 0;
-  for (let b = 0; b < hist.length; b++) {
-    total += hist[b];
-    sumAll += b * hist[b];
-  }
-  let wB = 0;
-  let sumB = 0;
-  let best = 0;
-  let bestVar = -1;
-  for (let b = 0; b < hist.length; b++) {
-    wB += hist[b];
-    if (wB === 0) continue;
-    const wF = total - wB;
-    if (wF === 0) break;
-    sumB += b * hist[b];
-    const mB = sumB / wB;
-    const mF = (sumAll - sumB) / wF;
-    const between = wB * wF * (mB - mF) * (mB - mF);
-    if (between > bestVar) {
-      bestVar = between;
-      best = b;
-    }
-  }
-  return best;
-}
-
-function quantileOfHistogram(hist: Float64Array, q: number): number {
-  let total = 0;
-  for (const h of hist) total += h;
-  let acc = 0;
-  for (let b = 0; b < hist.length; b++) {
-    acc += hist[b];
-    if (acc >= q * total) return b;
-  }
-  return hist.length - 1;
-}
-
 /**
  * Background/tissue threshold: Otsu between background and everything else, lowered towards
  * the background's own spread, so dark tissue next to air (skin, bone marrow edges) is kept while
@@ -87,7 +38,7 @@ export function intensityModel(smoothed: Float32Array, raw: Float32Array): Inten
   const bins = 1024;
   // Robust top: the 99.9th percentile, so a few hot voxels do not squash the histogram.
   const coarse = histogram(smoothed, min, maxOf(smoothed), 4096);
-  const top = min + ((quantileOfHistogram(coarse, 0.999) + 1) / 4096) * (maxOf(smoothed) - min);
+  const top = min + ((histogramQuantileBin(coarse, 0.999) + 1) / 4096) * (maxOf(smoothed) - min);
   const hist = histogram(smoothed, min, top, bins);
   const width = (top - min) / bins;
   const otsu = min + (otsuBin(hist) + 0.5) * width;
@@ -108,7 +59,7 @@ export function intensityModel(smoothed: Float32Array, raw: Float32Array): Inten
   const threshold = Math.min(min + 0.5 * (otsu - min), Math.max(mean + 4 * sd, min + 0.2 * (otsu - min)));
   const tissueHist = new Float64Array(bins);
   for (let b = 0; b < bins; b++) if (min + (b + 0.5) * width > threshold) tissueHist[b] = hist[b];
-  const tissue = min + (quantileOfHistogram(tissueHist, 0.5) + 0.5) * width;
+  const tissue = min + (histogramQuantileBin(tissueHist, 0.5) + 0.5) * width;
   return { min, threshold, otsu, tissue, exactMinFraction: exact / raw.length };
 }
 
@@ -132,9 +83,11 @@ export function headMask(vol: Volume, params: HeadMaskParams = HEAD_MASK_PARAMS)
   for (let i = 0; i < mask.length; i++) mask[i] = smoothed[i] > intensity.threshold ? 1 : 0;
   mask = largestComponent(mask, vol.dims);
   mask = close(mask, vol.dims, vol.spacing, params.closeMm);
-  mask = fillHoles(mask, vol.dims);
+  mask = fillHoles(mask, vol.dims, ALL_AXES_EDGED);
   // Cavities open to the outside along one axis only (nasal cavity, ear canals) are anatomy too.
-  mask = fillHolesSlices(mask, vol.dims, 2);
-  mask = fillHolesSlices(mask, vol.dims, 0);
+  // Note: with ALL_AXES_EDGED (what this module has always used) every voxel of a slice lies on
+  // the slice's edge, so these two slice fills leave the mask unchanged.
+  mask = fillHolesSlices(mask, vol.dims, 2, ALL_AXES_EDGED);
+  mask = fillHolesSlices(mask, vol.dims, 0, ALL_AXES_EDGED);
   return { mask, smoothed, intensity };
 }

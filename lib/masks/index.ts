@@ -12,16 +12,21 @@ import { networkBrainMask } from './brain.js';
 import { beyondPlanes, CUT_PARAMS, findCutPlanes, type Plane } from './cuts.js';
 import { fitFaceBlock, loadFacePrior } from './face-prior.js';
 import { headMask, HEAD_MASK_PARAMS, type HeadMask } from './head.js';
-import { dilate, erode, largestComponent } from './morphology.js';
-import { countOnes, fromRas, rasDims, rasSpacing, reorientationOf, toRas, voxelCount, type Dims, type Reorientation, type Volume } from './volume.js';
+import { dilate, erode, largestComponent } from '../volume/morphology.js';
+import { countSet as countOnes, voxelCount, type Dims } from '../volume/shape.js';
+import { fromRas, rasDims, rasSpacing, reorientationOf, toRas, type Reorientation, type Volume } from './volume.js';
 import { wouldBeHead, WOULD_BE_HEAD_PARAMS } from './would-be-head.js';
 
-export const MASKS_VERSION = '1.0.0';
+import { MASKS_VERSION } from './version.js';
+
+export { MASKS_VERSION };
 
 export type AnonymizationType = 'none' | 'defaced' | 'blurred' | 'skull_stripped';
 
 export interface MasksOptions {
   modelsDir?: string;
+  /** Where a converted graph is cached when the models folder is read-only. */
+  cacheDir?: string;
   executionProvider?: 'cuda' | 'cpu';
   /** Default: true when the model is available; the classical fallback otherwise. */
   useNetwork?: boolean;
@@ -185,6 +190,7 @@ async function estimateBrain(vol: Volume, head: HeadMask, opts: MasksOptions, wa
     try {
       const net = await networkBrainMask(vol, {
         modelsDir: opts.modelsDir,
+        cacheDir: opts.cacheDir,
         executionProvider: requestedProvider(opts.executionProvider),
         gridMm: opts.networkGridMm,
       });

@@ -1,6 +1,6 @@
 // Resampling between grids that share the RAS axes (scaling and shifting only): trilinear for
 // intensities and probabilities, nearest for labels, and box-averaged downsampling.
-import { voxelCount, type Dims, type Vec3 } from './volume.js';
+import { voxelCount, type Dims, type Vec3 } from '../volume/shape.js';
 
 /**
  * Sample `src` (dims `srcDims`) at the points p_src = offset + scale · p_dst for every voxel of a

@@ -1,7 +1,6 @@
 // Volumes in RAS-reoriented index space: axis 0 points Right, 1 Anterior, 2 Superior, index
 // i + nx·(j + ny·k). Every mask is computed there and written back in the original geometry.
-export type Dims = [number, number, number];
-export type Vec3 = [number, number, number];
+import type { Dims, Vec3 } from '../volume/shape.js';
 
 export interface Volume {
   data: Float32Array;
@@ -19,10 +18,6 @@ export interface Reorientation {
   originalDims: Dims;
   /** voxel (RAS index) -> world mm, the original affine composed with the reorientation. */
   rasAffine: number[][];
-}
-
-export function voxelCount(dims: Dims): number {
-  return dims[0] * dims[1] * dims[2];
 }
 
 /** Map each RAS axis to the voxel axis whose direction is closest to it (a permutation). */
@@ -83,8 +78,8 @@ function rasWalk(reo: Reorientation): { start: number; step: Vec3 } {
   return { start, step: step as Vec3 };
 }
 
-/** Copy an array in the original layout into RAS index order. */
-export function toRas<T extends Float32Array | Uint8Array>(src: T, reo: Reorientation, make: (n: number) => T): T {
+/** Copy between the original layout and RAS index order (`toRasOrder`: original -> RAS). */
+function copyRas<T extends Float32Array | Uint8Array>(src: T, reo: Reorientation, make: (n: number) => T, toRasOrder: boolean): T {
   const [rx, ry, rz] = rasDims(reo);
   const out = make(rx * ry * rz);
   const { start, step } = rasWalk(reo);
@@ -92,25 +87,21 @@ export function toRas<T extends Float32Array | Uint8Array>(src: T, reo: Reorient
   for (let k = 0; k < rz; k++) {
     for (let j = 0; j < ry; j++) {
       let s = start + k * step[2] + j * step[1];
-      for (let i = 0; i < rx; i++, s += step[0]) out[o++] = src[s];
+      if (toRasOrder) for (let i = 0; i < rx; i++, s += step[0]) out[o++] = src[s];
+      else for (let i = 0; i < rx; i++, s += step[0]) out[s] = src[o++];
     }
   }
   return out;
 }
 
+/** Copy an array in the original layout into RAS index order. */
+export function toRas<T extends Float32Array | Uint8Array>(src: T, reo: Reorientation, make: (n: number) => T): T {
+  return copyRas(src, reo, make, true);
+}
+
 /** Copy an array in RAS index order back into the original layout. */
 export function fromRas<T extends Float32Array | Uint8Array>(src: T, reo: Reorientation, make: (n: number) => T): T {
-  const [rx, ry, rz] = rasDims(reo);
-  const out = make(rx * ry * rz);
-  const { start, step } = rasWalk(reo);
-  let o = 0;
-  for (let k = 0; k < rz; k++) {
-    for (let j = 0; j < ry; j++) {
-      let s = start + k * step[2] + j * step[1];
-      for (let i = 0; i < rx; i++, s += step[0]) out[s] = src[o++];
-    }
-  }
-  return out;
+  return copyRas(src, reo, make, false);
 }
 
 /** Voxel size along each RAS axis: the column norms of the RAS affine. */
@@ -152,23 +143,4 @@ export function invert4(m: number[][]): number[][] {
 
 export function multiply4(a: number[][], b: number[][]): number[][] {
   return [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j] + a[i][3] * b[3][j]));
-}
-
-export function countOnes(mask: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < mask.length; i++) n += mask[i];
-  return n;
-}
-
-/** Dice overlap of two binary masks (1 when both are empty). */
-export function dice(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0;
-  let sa = 0;
-  let sb = 0;
-  for (let i = 0; i < a.length; i++) {
-    sa += a[i];
-    sb += b[i];
-    inter += a[i] & b[i];
-  }
-  return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
 }

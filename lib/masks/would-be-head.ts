@@ -2,7 +2,7 @@
 // plus, below the brain's centre, the column under the brain's axial footprint (skull base, face,
 // neck) down to the field of view's edge. Tissue thickness follows typical adult anatomy
 // (scalp ≈ 5-6 mm, skull ≈ 6-7 mm).
-import { dilate } from './morphology.js';
+import { dilate } from '../volume/morphology.js';
 import type { Volume } from './volume.js';
 
 export interface WouldBeHeadParams {

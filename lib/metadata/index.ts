@@ -2,7 +2,6 @@
 // provenance for every value, plus a per-dataset report. Pure domain code: no Temporal, no database.
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { finishParticipant, newAcc, readParticipants, type ParticipantAcc } from './participants.js';
 import { datasetBrainExtractEvidence, harmonizeImage, parseImagePath, SidecarIndex } from './sidecars.js';
 import type {
@@ -25,15 +24,9 @@ export { classifyColumn, resolveSession, type ColumnRole, type FieldName } from 
 export { canonicalManufacturer } from './scanner.js';
 export { parseImagePath } from './sidecars.js';
 
-/** Folder of the shared data: $OPENMIND_SHARED, else `../shared` beside the repository root. */
-export function sharedDataDir(): string {
-  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared');
-}
-
-/** Folder of the OpenNeuro dataset skeletons (`<dsid>.tar.gz`). */
-export function openneuroSkeletonDir(): string {
-  return path.join(sharedDataDir(), 'openneuro');
+/** Folder of the OpenNeuro dataset skeletons (`<dsid>.tar.gz`) in the shared data folder (config `sharedDir`). */
+export function openneuroSkeletonDir(sharedDir: string): string {
+  return path.join(sharedDir, 'openneuro');
 }
 
 /** Session labels (without 'ses-') present in the dataset's paths. */

@@ -51,7 +51,7 @@ async function folderMeantWritable(dir: string): Promise<boolean> {
 export async function loadMindgrabGraph(opts: EnsureModelOptions = {}): Promise<MindgrabGraph> {
   const model = await ensureModel('mindgrab', opts);
   const name = graphFileName(model.key);
-  const candidates = [path.join(model.dir, name), path.join(cacheRoot(), 'onnx', name)];
+  const candidates = [path.join(model.dir, name), path.join(cacheRoot(opts.cacheDir), 'onnx', name)];
   const weightsSha256 = model.sha256['model.bin'];
   for (const candidate of candidates) {
     const bytes = await readIfPresent(candidate);

@@ -13,10 +13,9 @@ export interface SessionChoice {
   fallbackReason?: string;
 }
 
-/** The provider asked for: explicit value, else OPENMIND_EP, else 'cpu'. Unknown values read as 'cpu'. */
-export function requestedProvider(explicit?: string): ExecutionProvider {
-  const value = (explicit ?? process.env.OPENMIND_EP ?? 'cpu').toLowerCase();
-  return value === 'cuda' ? 'cuda' : 'cpu';
+/** The provider asked for ('cpu' unless 'cuda' is named; callers read OPENMIND_EP through their config). */
+export function requestedProvider(asked?: string): ExecutionProvider {
+  return (asked ?? 'cpu').toLowerCase() === 'cuda' ? 'cuda' : 'cpu';
 }
 
 function cpuOptions(): ort.InferenceSession.SessionOptions {

@@ -1,4 +1,4 @@
-// Model store: a folder of model files (OPENMIND_MODELS_DIR, default ~/.cache/openmind/models),
+// Model store: a folder of model files (the caller's choice, default ~/.cache/openmind/models),
 // filled on demand from pinned public URLs and checked against pinned SHA-256 sums.
 // Layout: <modelsDir>/<model id>/<file>. Model weights never live in the repository.
 import { createHash } from 'node:crypto';
@@ -77,16 +77,18 @@ export interface EnsureModelOptions {
   download?: boolean;
   /** Replaces global fetch, e.g. in tests. */
   fetcher?: Fetcher;
+  /** Cache root for derived artefacts such as converted graphs (default ~/.cache/openmind). */
+  cacheDir?: string;
 }
 
-/** The cache root for derived artefacts (converted graphs): OPENMIND_CACHE_DIR or ~/.cache/openmind. */
-export function cacheRoot(): string {
-  return process.env.OPENMIND_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'openmind');
+/** The cache root for derived artefacts (converted graphs): the caller's, else ~/.cache/openmind. */
+export function cacheRoot(explicit?: string): string {
+  return explicit ?? path.join(os.homedir(), '.cache', 'openmind');
 }
 
-/** The models folder: explicit option, then OPENMIND_MODELS_DIR, then <cache root>/models. */
+/** The models folder: the caller's, else <cache root>/models. */
 export function modelsDirOf(explicit?: string): string {
-  return explicit ?? process.env.OPENMIND_MODELS_DIR ?? path.join(cacheRoot(), 'models');
+  return explicit ?? path.join(cacheRoot(), 'models');
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -146,13 +146,7 @@ export function affineZooms(affine: number[][]): number[] {
   return [0, 1, 2].map((j) => Math.hypot(affine[0][j], affine[1][j], affine[2][j]));
 }
 
-export interface QformParams {
-  quaternB: number;
-  quaternC: number;
-  quaternD: number;
-  qoffsetX: number;
-  qoffsetY: number;
-  qoffsetZ: number;
+export interface QformParams extends Pick<NiftiHeader, 'quaternB' | 'quaternC' | 'quaternD' | 'qoffsetX' | 'qoffsetY' | 'qoffsetZ'> {
   qfac: 1 | -1;
   zooms: number[];
 }

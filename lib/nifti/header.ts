@@ -184,11 +184,15 @@ export function scalarBytesPerVoxel(h: NiftiHeader): number {
   return info.bytes;
 }
 
-/** Where voxel data starts; tolerates vox_offset values smaller than the header. */
+/** Where voxel data starts in a single-file NIfTI: after the header and its 4 extension bytes. */
 export function dataOffsetOf(h: NiftiHeader): number {
-  const headerSize = h.version === 1 ? NIFTI1_HEADER_SIZE : NIFTI2_HEADER_SIZE;
-  const offset = Math.trunc(h.voxOffset);
-  return Number.isFinite(offset) && offset >= headerSize ? offset : headerSize;
+  const minimum = (h.version === 1 ? NIFTI1_HEADER_SIZE : NIFTI2_HEADER_SIZE) + 4;
+  const offset = h.voxOffset;
+  // Reading from anywhere else (0, NaN, inside the header) would shift every voxel.
+  if (!Number.isFinite(offset) || offset < minimum || Math.trunc(offset) !== offset) {
+    throw new NiftiValidationError('bad_vox_offset', `vox_offset ${offset} is not a byte offset at or after ${minimum} (the header's end), so the voxels cannot be located`, { voxOffset: String(offset), minimum });
+  }
+  return offset;
 }
 
 /** Scaling to apply to stored values: identity unless the slope is finite and non-zero. */

@@ -84,11 +84,14 @@ export class ByteReader {
     return skipped;
   }
 
-  /** Consume everything left (e.g. so a hash sees the whole file). */
-  async drain(): Promise<void> {
-    while (await this.nextChunk()) {
-      // discard
+  /** Consume what is left (so a hash sees the whole file), stopping once more than `limit` bytes came; returns the count. */
+  async drain(limit = Infinity): Promise<number> {
+    let bytes = 0;
+    for (let chunk = await this.nextChunk(); chunk; chunk = await this.nextChunk()) {
+      bytes += chunk.length;
+      if (bytes > limit) break;
     }
+    return bytes;
   }
 
   /** Stop early, releasing the underlying streams. */
@@ -124,7 +127,7 @@ export async function openNifti(filePath: string, opts: { hash?: boolean } = {})
   let gzipped: boolean;
   try {
     const stat = await fs.stat(filePath);
-    if (!stat.isFile()) throw new NiftiValidationError('unreadable', `not a regular file: ${filePath}`, { path: filePath });
+    if (!stat.isFile()) throw new NiftiValidationError('not_regular_file', `not a regular file: ${filePath}`, { path: filePath });
     fileBytes = stat.size;
     if (fileBytes === 0) throw new NiftiValidationError('empty_file', `file is empty: ${filePath}`, { path: filePath });
     gzipped = isGzipped(await readFirstBytes(filePath, 2));

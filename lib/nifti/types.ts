@@ -81,7 +81,8 @@ export type GeometrySpec =
 
 export type NiftiInvalidReason =
   | 'unreadable' | 'truncated' | 'bad_magic' | 'bad_dims' | 'too_large'
-  | 'unsupported_datatype' | 'non_finite' | 'not_3d' | 'not_4d' | 'empty_file' | 'missing';
+  | 'unsupported_datatype' | 'non_finite' | 'not_3d' | 'not_4d' | 'empty_file' | 'missing'
+  | 'bad_vox_offset' | 'scaling_out_of_range' | 'trailing_data' | 'not_regular_file';
 
 /** Thrown for any file or buffer that is not a usable NIfTI image; `reason` is machine-readable. */
 export class NiftiValidationError extends Error {

@@ -9,6 +9,12 @@ import { datatypeName, NiftiValidationError, type NiftiSummary } from './types.j
 /** Default guard against "memory bomb" headers: 2^31 voxels. */
 export const DEFAULT_VALIDATE_MAX_VOXELS = 2 ** 31;
 
+/** Bytes allowed after the voxel data (padding); more is something else appended, e.g. a decompression bomb. */
+export const MAX_TRAILING_BYTES = 1 << 20;
+
+/** Largest float32: images are read as float32, so scaled values beyond it become ±Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 export interface ValidateOptions {
   /** '3d': exactly one volume; '4d': more than one volume; 'any' (default). */
   expect?: '3d' | '4d' | 'any';
@@ -89,12 +95,20 @@ export async function validateNifti(filePath: string, opts: ValidateOptions = {}
     await streamVoxels(opened.reader, header, layout, consumed, filePath, (values, count, first) =>
       stats.add(values, count, first),
     );
-    if (!Number.isFinite(stats.sum)) {
-      throw new NiftiValidationError('non_finite', `scaled voxel values overflow (scl_slope=${header.sclSlope}): ${filePath}`, {
-        path: filePath,
+    if (!Number.isFinite(stats.sum) || Math.max(Math.abs(stats.min), Math.abs(stats.max)) > FLOAT32_MAX) {
+      throw new NiftiValidationError(
+        'scaling_out_of_range',
+        `scaled voxel values reach ${Math.max(Math.abs(stats.min), Math.abs(stats.max)).toExponential(2)} (scl_slope=${header.sclSlope}, scl_inter=${header.sclInter}), beyond what a 32-bit float holds: ${filePath}`,
+        { path: filePath, sclSlope: header.sclSlope, sclInter: header.sclInter },
+      );
+    }
+    // The rest of the file, so the hash covers it; anything but padding after the voxels is refused.
+    const trailing = await opened.reader.drain(MAX_TRAILING_BYTES);
+    if (trailing > MAX_TRAILING_BYTES) {
+      throw new NiftiValidationError('trailing_data', `more than ${MAX_TRAILING_BYTES} bytes follow the voxel data (${opened.gzipped ? 'decompressed' : 'raw'}): ${filePath}`, {
+        path: filePath, limitBytes: MAX_TRAILING_BYTES,
       });
     }
-    await opened.reader.drain(); // so the hash covers the whole file
     const affine = affineOf(header);
     return {
       version: header.version,

@@ -20,7 +20,7 @@ export {
   type IqmMasks,
   type IqmResult,
 } from './iqms.js';
-export { crc32, createRgbImage, decodePng, encodePng, PNG_SIGNATURE, type RgbImage } from './png.js';
+export { crc32, createRgbImage, decodePng, encodePng, PNG_SIGNATURE, type RgbImage } from '../png.js';
 export {
   MASK_COLOURS,
   renderMontage,
@@ -38,4 +38,4 @@ export {
 export { aggregateRatings, isValidScore, DISAGREEMENT_THRESHOLD, type Aggregate, type CurrentRating } from './aggregate.js';
 export { predictScanScore, predictTaskScore, PREDICT_ANCHORS, PREDICT_MODEL_VERSION, type Prediction } from './predict.js';
 export { hashSeed, sampleWithoutReplacement, seededRandom, gaussianSource } from '../random.js';
-export { loadTaskIqms, predictedScoreOf, storePredictedScore, storeScanIqms } from './store.js';
+export { measureImageQuality, qcAssetPaths, type MeasureImageInput } from './measure.js';

@@ -14,10 +14,29 @@
 //   background gives large but finite FBER / SNRd instead of infinity or MRIQC's -1;
 // - FWHM is the classic AFNI estimate (first-difference variance, no detrending) inside the anatomy mask.
 import { QualityError } from './errors.js';
-import { countSet, fillHoles3d, fillHolesBySlice, largestComponent, openCross, squaredDistanceMm, voxelCount, type Shape3 } from './grid.js';
-import { mad, mean, median, otsuThreshold, percentiles, stdev, summarize, valuesIn, type Summary } from './stats.js';
+import { summarize, type Summary } from './stats.js';
+import {
+  countSet,
+  fillHoles,
+  fillHolesSlices,
+  largestComponent,
+  mad,
+  mean,
+  median,
+  openCross,
+  otsuThreshold,
+  percentiles,
+  squaredDistance,
+  stdev,
+  valuesIn,
+  voxelCount,
+  type Dims,
+  type Vec3,
+} from '../volume/index.js';
 
-export const IQM_VERSION = 'openmind-iqm/1';
+import { IQM_VERSION } from './version.js';
+
+export { IQM_VERSION };
 
 export interface IqmImage {
   /** Voxel values in NIfTI order (x fastest); a 4D image uses its first volume. */
@@ -133,15 +152,15 @@ export function computeIqms(image: IqmImage, masks: IqmMasks = {}, extra: IqmExt
 }
 
 /** The first 3D volume as Float32 with non-finite values zeroed, plus its shape and spacing. */
-function firstVolume(image: IqmImage, warnings: string[]): { shape: Shape3; spacing: Shape3; data: Float32Array } {
+function firstVolume(image: IqmImage, warnings: string[]): { shape: Dims; spacing: Vec3; data: Float32Array } {
   if (image.shape.length < 3) throw new QualityError('shape_mismatch', `need a 3D image, got shape [${image.shape.join(', ')}]`);
-  const shape: Shape3 = [image.shape[0], image.shape[1], image.shape[2]];
+  const shape: Dims = [image.shape[0], image.shape[1], image.shape[2]];
   const n = voxelCount(shape);
   if (!(n > 0) || image.data.length < n) {
     throw new QualityError('shape_mismatch', `shape [${image.shape.join(', ')}] needs ${n} voxels, data has ${image.data.length}`);
   }
   if (image.data.length > n) warnings.push(`first volume only: a ${image.shape.length}D image was given; metrics use its first 3D volume`);
-  const spacing = [0, 1, 2].map((a) => (image.voxelSize[a] > 0 ? image.voxelSize[a] : 1)) as Shape3;
+  const spacing = [0, 1, 2].map((a) => (image.voxelSize[a] > 0 ? image.voxelSize[a] : 1)) as Vec3;
   const data = new Float32Array(n);
   let nonFinite = 0;
   let constant = true;
@@ -182,15 +201,15 @@ function anonymizationMask(mask: Uint8Array | undefined, n: number, warnings: st
  * The head when no anatomy mask is given: Otsu threshold, the largest connected component,
  * then its holes filled in 3D and slice by slice (dark CSF, skull and sinuses belong to the head).
  */
-export function estimateAnatomyMask(data: ArrayLike<number>, shape: Shape3, exclude?: Uint8Array): Uint8Array {
+export function estimateAnatomyMask(data: ArrayLike<number>, shape: Dims, exclude?: Uint8Array): Uint8Array {
   const n = voxelCount(shape);
   const kept = exclude ? valuesIn(data, exclude.map((v) => (v ? 0 : 1))) : data;
   const [lo, hi] = percentiles(kept, [0, 99.9]);
-  const threshold = otsuThreshold(kept, lo, hi);
+  const threshold = otsuThreshold(kept, { range: [lo, hi] });
   const above = new Uint8Array(n);
   for (let i = 0; i < n; i++) above[i] = data[i] > threshold && !(exclude && exclude[i]) ? 1 : 0;
-  let head = fillHoles3d(largestComponent(above, shape), shape);
-  for (const axis of [0, 1, 2] as const) head = fillHolesBySlice(head, shape, axis);
+  let head = fillHoles(largestComponent(above, shape), shape);
+  for (const axis of [0, 1, 2] as const) head = fillHolesSlices(head, shape, axis);
   return head;
 }
 
@@ -277,10 +296,10 @@ interface Tissues {
  * scalp, skull and face so that the classes are mostly brain. Falls back to the whole anatomy
  * when that core is under a fifth of it (small or tightly cropped anatomy).
  */
-export function tissueRegion(anatomy: Uint8Array, shape: Shape3, spacing: Shape3): Uint8Array {
+export function tissueRegion(anatomy: Uint8Array, shape: Dims, spacing: Vec3): Uint8Array {
   const outside = new Uint8Array(anatomy.length);
   for (let i = 0; i < anatomy.length; i++) outside[i] = anatomy[i] ? 0 : 1;
-  const depth2 = squaredDistanceMm(outside, shape, spacing);
+  const depth2 = squaredDistance(outside, shape, spacing, { float64: true });
   const core = new Uint8Array(anatomy.length);
   for (let i = 0; i < anatomy.length; i++) core[i] = anatomy[i] && depth2[i] > TISSUE_DEPTH_MM ** 2 ? 1 : 0;
   return countSet(core) >= 0.2 * countSet(anatomy) ? core : anatomy;
@@ -446,8 +465,8 @@ function snrMetrics(t: Tissues, sigmaAir: number): Record<string, number> {
  * A mostly zero-filled air has no noise distribution: there any signal above ten times the
  * quantization noise is artifact. Lower is better.
  */
-export function artifactIndexQi1(data: Float32Array, shape: Shape3, spacing: Shape3, anatomy: Uint8Array, air: Uint8Array, floor: number): number {
-  const dist2 = squaredDistanceMm(anatomy, shape, spacing);
+export function artifactIndexQi1(data: Float32Array, shape: Dims, spacing: Vec3, anatomy: Uint8Array, air: Uint8Array, floor: number): number {
+  const dist2 = squaredDistance(anatomy, shape, spacing, { float64: true });
   const far = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) far[i] = air[i] && dist2[i] > QI1_MARGIN_MM ** 2 ? 1 : 0;
   const values = valuesIn(data, far);
@@ -456,7 +475,7 @@ export function artifactIndexQi1(data: Float32Array, shape: Shape3, spacing: Sha
   const spread = Math.max(mad(values, location), floor);
   const artifacts = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) artifacts[i] = far[i] && (data[i] - location) / spread > QI1_ZSCORE ? 1 : 0;
-  return countSet(openCross(artifacts, shape)) / values.length;
+  return countSet(openCross(artifacts, shape, { flatAxisEdges: [true, true, false] })) / values.length;
 }
 
 /**
@@ -465,7 +484,7 @@ export function artifactIndexQi1(data: Float32Array, shape: Shape3, spacing: Sha
  * autocorrelation is r = 1 - v / (2 s^2) and a Gaussian kernel of that autocorrelation has
  * FWHM = dx * sqrt(-2 ln 2 / ln r) mm. Higher means blurrier.
  */
-export function smoothnessFwhm(data: Float32Array, shape: Shape3, spacing: Shape3, mask: Uint8Array): Record<string, number> {
+export function smoothnessFwhm(data: Float32Array, shape: Dims, spacing: Vec3, mask: Uint8Array): Record<string, number> {
   const inMask = valuesIn(data, mask);
   const variance = stdev(inMask) ** 2;
   const strides = [1, shape[0], shape[0] * shape[1]];

@@ -4,9 +4,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { QualityError } from './errors.js';
-import { createRgbImage, decodePng, encodePng, type RgbImage } from './png.js';
+import { createRgbImage, decodePng, encodePng, type RgbImage } from '../png.js';
 import { sampleWithoutReplacement } from '../random.js';
-import { percentiles } from './stats.js';
+import { percentiles } from '../volume/statistics.js';
 
 export interface MosaicImage {
   data: ArrayLike<number>;

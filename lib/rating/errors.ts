@@ -1,4 +1,5 @@
 // Errors of the rating tool: a machine-readable reason and the HTTP status it answers with.
+import { ReasonedError } from '../errors.js';
 export type RatingErrorReason =
   | 'unauthenticated'
   | 'invalid_token'
@@ -46,15 +47,7 @@ const STATUS: Record<RatingErrorReason, number> = {
   internal: 500,
 };
 
-export class RatingError extends Error {
-  readonly reason: RatingErrorReason;
-  readonly status: number;
-  readonly details?: Record<string, unknown>;
-  constructor(reason: RatingErrorReason, message: string, details?: Record<string, unknown>) {
-    super(message);
-    this.name = 'RatingError';
-    this.reason = reason;
-    this.status = STATUS[reason];
-    this.details = details;
-  }
+/** `status`: the HTTP status the rating tool answers with. */
+export class RatingError extends ReasonedError<RatingErrorReason> {
+  readonly status: number = STATUS[this.reason];
 }

@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { affineOf, readNifti, writeNifti } from '../../lib/nifti/index.js';
-import { close, dilate, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../../lib/masks/morphology.js';
-import { invert4, multiply4, rasDims, rasSpacing, reorientationOf, toRas, voxelCount, worldOf, type Dims, type Vec3, type Volume } from '../../lib/masks/volume.js';
+import { close, dilate, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../../lib/volume/morphology.js';
+import { voxelCount, type Dims, type Vec3 } from '../../lib/volume/shape.js';
+import { invert4, multiply4, rasDims, rasSpacing, reorientationOf, toRas, worldOf, type Volume } from '../../lib/masks/volume.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const SHARED = process.env.OPENMIND_SHARED ?? path.resolve(REPO_ROOT, '../shared');

@@ -2,7 +2,7 @@
 // cross-site checks (Origin, Sec-Fetch-Site, Host) that keep other web pages from acting for a rater.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { RatingError } from './errors.js';
+import { RatingError } from '../../lib/rating/errors.js';
 
 export const SESSION_COOKIE = 'om_session';
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;

@@ -21,21 +21,10 @@ import {
   SessionStore,
   type Session,
 } from './auth.js';
-import { RatingError } from './errors.js';
+import { RatingError } from '../../lib/rating/errors.js';
 import { APP_CSS, APP_JS, loginPage, ratingPage } from './pages.js';
-import {
-  exportRatings,
-  getRatingTask,
-  importRatings,
-  namedRater,
-  nextTaskFor,
-  ratingHistory,
-  raterByToken,
-  submitRating,
-  tasksForRater,
-  type RatingRecord,
-  type RatingTaskInput,
-} from './store.js';
+import { exportRatings, getRatingTask, importRatings, namedRater, nextTaskFor, ratingHistory, raterByToken, submitRating, tasksForRater } from './ratings.js';
+import type { RatingRecord, RatingTaskInput } from '../../lib/rating/ratings.js';
 
 export interface RatingServerOptions {
   db: DB;

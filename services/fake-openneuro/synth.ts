@@ -6,9 +6,9 @@
 // state and CRC. Listing a dataset with thousands of images takes milliseconds.
 import crypto, { type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
-import { encodeNifti1, NIFTI1_VOX_OFFSET } from '../nifti/index.js';
-import { bidsSuffix } from '../openneuro/selection.js';
-import { hashSeed, seededRandom } from '../random.js';
+import { encodeNifti1, NIFTI1_VOX_OFFSET } from '../../lib/nifti/index.js';
+import { bidsSuffix } from '../../lib/openneuro/selection.js';
+import { hashSeed, seededRandom } from '../../lib/random.js';
 
 type Datatype = 'uint8' | 'int16' | 'float32';
 type Contrast = 't1' | 't2' | 'flair' | 'pd' | 'map' | 'mask' | 'dwi' | 'pet' | 'bold' | 'plain';

@@ -2,7 +2,7 @@
 // Text files come verbatim from the skeleton, images are synthesized (synth.ts), anything
 // else is a small deterministic placeholder. Sizes and annex keys describe the served bytes.
 import crypto from 'node:crypto';
-import { makeAnnexKey } from '../openneuro/annex-key.js';
+import { makeAnnexKey } from '../../lib/openneuro/annex-key.js';
 import { parseBvals, seedOf, synthesizeNifti } from './synth.js';
 import { readSkeleton, type Skeleton, type SkeletonMeta } from './skeletons.js';
 

@@ -1,7 +1,12 @@
-// Persisting automatic metrics and predicted scores (tables quality_metrics, predicted_scores).
-import type { DB } from '../../db/database.js';
-import type { IqmResult } from './iqms.js';
-import { predictTaskScore } from './predict.js';
+// Queries on `quality_metrics` (automatic IQMs per scan) and `predicted_scores` (a model's score per dataset × modality).
+import type { DB } from '../database.js';
+import type { IqmResult } from '../../lib/quality/iqms.js';
+
+export interface StoredIqms {
+  metrics: Record<string, number>;
+  warnings: string[];
+  version: string;
+}
 
 /** Finite numbers only: JSON has no NaN/Infinity, and a missing metric reads better than a null. */
 function finiteMetrics(metrics: Record<string, number>): Record<string, number> {
@@ -9,7 +14,7 @@ function finiteMetrics(metrics: Record<string, number>): Record<string, number> 
 }
 
 /** Insert or replace one scan's IQMs. */
-export async function storeScanIqms(db: DB, input: { scanId: string; datasetId: string; modality: string; result: IqmResult }): Promise<void> {
+export async function upsertScanIqms(db: DB, input: { scanId: string; datasetId: string; modality: string; result: IqmResult }): Promise<void> {
   const row = {
     scan_id: input.scanId,
     dataset_id: input.datasetId,
@@ -19,30 +24,24 @@ export async function storeScanIqms(db: DB, input: { scanId: string; datasetId: 
     version: input.result.version,
     created_at: new Date(),
   };
-  await db
-    .insertInto('quality_metrics')
-    .values(row)
-    .onConflict((oc) => oc.column('scan_id').doUpdateSet({ metrics: row.metrics, warnings: row.warnings, version: row.version, created_at: row.created_at, dataset_id: row.dataset_id, modality: row.modality }))
-    .execute();
+  const { scan_id: _scanId, ...update } = row;
+  await db.insertInto('quality_metrics').values(row).onConflict((oc) => oc.column('scan_id').doUpdateSet(update)).execute();
 }
 
 /** IQMs of every scan of a dataset × modality, by scan id. */
-export async function loadTaskIqms(db: DB, datasetId: string, modality: string): Promise<Record<string, { metrics: Record<string, number>; warnings: string[]; version: string }>> {
+export async function iqmsOfTask(db: DB, datasetId: string, modality: string): Promise<Record<string, StoredIqms>> {
   const rows = await db.selectFrom('quality_metrics').selectAll().where('dataset_id', '=', datasetId).where('modality', '=', modality).orderBy('scan_id').execute();
   return Object.fromEntries(rows.map((r) => [r.scan_id, { metrics: r.metrics, warnings: r.warnings, version: r.version }]));
 }
 
-/** Predict a dataset × modality's score from its stored IQMs and keep it (marked predicted, with the model version). */
-export async function storePredictedScore(db: DB, datasetId: string, modality: string): Promise<{ score: number; model: string; scans: number } | null> {
-  const iqms = Object.values(await loadTaskIqms(db, datasetId, modality));
-  if (!iqms.length) return null;
-  const prediction = predictTaskScore(iqms.map((r) => r.metrics));
+/** Keep a dataset × modality's predicted score (marked predicted, with the model version). */
+export async function upsertPredictedScore(db: DB, p: { datasetId: string; modality: string; score: number; model: string; scans: number }): Promise<void> {
   const row = {
-    dataset_id: datasetId,
-    modality,
-    score: prediction.score,
-    model: prediction.model,
-    details: JSON.stringify({ predicted: true, scans: prediction.scans }),
+    dataset_id: p.datasetId,
+    modality: p.modality,
+    score: p.score,
+    model: p.model,
+    details: JSON.stringify({ predicted: true, scans: p.scans }),
     created_at: new Date(),
   };
   await db
@@ -50,7 +49,6 @@ export async function storePredictedScore(db: DB, datasetId: string, modality: s
     .values(row)
     .onConflict((oc) => oc.columns(['dataset_id', 'modality']).doUpdateSet({ score: row.score, model: row.model, details: row.details, created_at: row.created_at }))
     .execute();
-  return { score: prediction.score, model: prediction.model, scans: prediction.scans };
 }
 
 export async function predictedScoreOf(db: DB, datasetId: string, modality: string): Promise<{ score: number; model: string } | null> {

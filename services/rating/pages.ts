@@ -1,7 +1,7 @@
 // The rating tool's pages: server-rendered shells (escaped) plus one static script and style sheet.
 // No inline script or style, so the Content-Security-Policy can forbid both.
-import { MASK_COLOURS } from '../quality/mosaic.js';
-import { ARTIFACT_KINDS, SCORE_LABELS } from './store.js';
+import { MASK_COLOURS } from '../../lib/quality/mosaic.js';
+import { ARTIFACT_KINDS, SCORE_LABELS } from '../../lib/rating/ratings.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

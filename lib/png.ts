@@ -1,7 +1,7 @@
-// A small PNG codec for QC pictures: encodes 8-bit RGB (truecolour, non-interlaced) and
+// A small PNG codec for QC pictures and the export's charts: encodes 8-bit RGB (truecolour, non-interlaced) and
 // decodes the 8-bit non-interlaced PNGs it and most tools write (grey, grey+alpha, RGB, RGBA).
 import { deflateSync, inflateSync } from 'node:zlib';
-import { QualityError } from './errors.js';
+import { QualityError } from './quality/errors.js';
 
 /** An 8-bit RGB picture, row-major, 3 bytes per pixel. */
 export interface RgbImage {

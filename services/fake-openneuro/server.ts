@@ -3,9 +3,9 @@
 // HEAD/GET/Range, and deterministic fault injection. For tests, benchmarks and demos.
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { loadConfig } from '../config.js';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FakeDataset, SkeletonCache, versionIdOf, type DirectoryNode, type ServedFile, type SnapshotListing } from './dataset.js';
 import { FaultInjector, type FaultSpec, type FileFault } from './faults.js';
 import { execute, GraphQLSyntaxError, hasFieldWithArg, parseQuery } from './graphql.js';
@@ -54,9 +54,9 @@ const HTML_504 = Buffer.from(
   '<!DOCTYPE html>\n<html><head><title>504 Gateway Time-out</title></head>\n<body><center><h1>504 Gateway Time-out</h1></center><hr><center>fake-openneuro</center></body></html>\n',
 );
 
-export function defaultSkeletonsDir(): string {
-  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  return path.join(process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared'), 'openneuro');
+/** The skeletons in the shared data folder (OPENMIND_SHARED, see services/config.ts). */
+export function defaultSkeletonsDir(sharedDir = loadConfig().sharedDir): string {
+  return path.join(sharedDir, 'openneuro');
 }
 
 export async function startFakeOpenNeuro(opts: FakeOpenNeuroOptions = {}): Promise<FakeOpenNeuro> {
