@@ -60,15 +60,16 @@ export function createExportActivities(deps: ActivityDeps) {
    * as Parquet, nnssl's `pretrain_data.json`, and the dataset card (README.md + age/sex plots).
    * Each is rewritten only when its content changes, so a rerun touches only what changed.
    */
-  async function writeMetadataTable(input: { exportDir?: string; datasetId?: string; filters?: ExportFilters }): Promise<StepResult<{ rows: number; path: string; written: string[] }>> {
+  async function writeCollectionFiles(input: { exportDir?: string; datasetId?: string; filters?: ExportFilters }): Promise<StepResult<{ rows: number; path: string; written: string[] }>> {
     const root = rootOf(input.exportDir);
     const rows = filterRows(await metadataRows(deps, root), input.filters ?? {});
-    const written = await writeCollectionFiles(deps.db, root, rows, input.filters);
+    const written = await writeCollectionFilesAt(deps.db, root, rows, input.filters);
     const hash = sha256(toCsv(rows));
     return { skipped: written.length === 0, inputHash: hash, outputHash: hash, result: { rows: rows.length, path: path.join(root, 'openneuro_metadata.csv'), written } };
   }
 
-  return { exportDataset, writeMetadataTable };
+  // writeMetadataTable: the same activity under its name before 2026-12, for runs scheduled then.
+  return { exportDataset, writeCollectionFiles, writeMetadataTable: writeCollectionFiles };
 }
 
 /** One row per exported image, with the harmonized metadata the pipeline knows so far. */
@@ -123,7 +124,7 @@ export async function sourceDatasets(db: DB, datasetIds: string[], dataDir: stri
 }
 
 /** The four collection files, each written only when changed. Returns the files written. */
-export async function writeCollectionFiles(db: DB, root: string, rows: OpenMindRow[], filters?: ExportFilters, dataDir?: string): Promise<string[]> {
+export async function writeCollectionFilesAt(db: DB, root: string, rows: OpenMindRow[], filters?: ExportFilters, dataDir?: string): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, data: Uint8Array | string) => {
     if (await writeIfChanged(path.join(root, name), data)) written.push(name);

@@ -39,7 +39,7 @@ function stubActivities(scans: ScanRef[], calls: Call[], overrides: Record<strin
     markScanFailed: () => undefined,
     prepareRatingTasks: () => step({ modalities: [] }),
     exportDataset: () => step({ exportDir: '/export' }),
-    writeMetadataTable: () => step(),
+    writeCollectionFiles: () => step(),
     datasetCounts: () => ({ scans: scans.length, completed: 0, failed: 0, failures: [] }),
     markDatasetFinished: () => undefined,
     recordDatasetFailure: () => undefined,
@@ -113,7 +113,7 @@ describe('workflows with stubbed activities (no database)', function () {
     const completed = calls.filter((c) => c.name === 'markScanCompleted').map((c) => c.input.scanId).sort();
     assert.deepEqual(completed, ['ds:a', 'ds:b', 'ds:b_ADC', 'ds:b_FA', 'ds:b_T2w']);
     const order = calls.filter((c) => !c.input.scanId).map((c) => c.name);
-    assert.deepEqual(order, ['ingestDataset', 'harmonizeMetadata', 'listScanPage', 'prepareRatingTasks', 'exportDataset', 'writeMetadataTable', 'datasetCounts', 'markDatasetFinished']);
+    assert.deepEqual(order, ['ingestDataset', 'harmonizeMetadata', 'listScanPage', 'prepareRatingTasks', 'exportDataset', 'writeCollectionFiles', 'datasetCounts', 'markDatasetFinished']);
   });
 
   it('passes the mask options to the masks step and skips the later steps on intakeOnly', async () => {

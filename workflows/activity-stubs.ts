@@ -1,6 +1,7 @@
 // Activity stubs per task queue. Workflows import only types from activities/.
-import { proxyActivities, proxyLocalActivities, ApplicationFailure, ActivityFailure, ChildWorkflowFailure, type ActivityOptions } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, ApplicationFailure, ActivityFailure, ChildWorkflowFailure, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { PATCHES } from './patches.js';
 
 export const QUEUES = { io: 'openmind-io', cpu: 'openmind-cpu', gpu: 'openmind-gpu' } as const;
 
@@ -63,4 +64,9 @@ export async function inWindow<T>(items: T[], limit: number, task: (item: T) => 
     }
   });
   await Promise.all(lanes);
+}
+
+/** The collection files (CSV, Parquet, pretrain_data.json, card) under the activity name a run's history expects. */
+export function writeCollectionFiles(acts: ReturnType<typeof activitiesFor>, input: Parameters<Activities['writeCollectionFiles']>[0]) {
+  return patched(PATCHES.collectionFiles) ? acts.io.writeCollectionFiles(input) : acts.io.writeMetadataTable(input);
 }

@@ -7,7 +7,7 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { CrawlSource, CrawlSummary, DatasetOutcome, DatasetSource, PipelineOptions } from '../lib/pipeline-types.js';
-import { activitiesFor, failureInfo, inWindow } from './activity-stubs.js';
+import { activitiesFor, failureInfo, inWindow, writeCollectionFiles } from './activity-stubs.js';
 import { datasetIdOf, datasetPipeline } from './dataset-pipeline.js';
 import { CrawlId, DatasetId, Status, Step } from './search-attributes.js';
 
@@ -71,7 +71,7 @@ export async function crawl(input: CrawlInput): Promise<CrawlSummary> {
     }
   }
 
-  if (!opts.skipExport) await acts.io.writeMetadataTable({ exportDir: opts.exportDir });
+  if (!opts.skipExport) await writeCollectionFiles(acts, { exportDir: opts.exportDir });
   await acts.io.recordCrawl({ crawlId, status: 'completed', summary });
   upsertSearchAttributes([{ key: Step, value: 'done' }, { key: Status, value: 'completed' }]);
   report();

@@ -10,7 +10,8 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { qualityRating, qualityWorkflowId } from './quality-rating.js';
 import type { DatasetOutcome, DatasetSource, PipelineOptions, ScanOutcome, ScanRef } from '../lib/pipeline-types.js';
-import { activitiesFor, failureInfo, inWindow } from './activity-stubs.js';
+import { activitiesFor, failureInfo, inWindow, writeCollectionFiles } from './activity-stubs.js';
+import { PATCHES } from './patches.js';
 import { CrawlId, DatasetId, Modality, ScanId, Status, Step } from './search-attributes.js';
 import { scanPipeline } from './scan-pipeline.js';
 
@@ -33,12 +34,6 @@ export interface DatasetProgress {
 }
 
 export const datasetProgressQuery = defineQuery<DatasetProgress>('progress');
-
-/** Markers of graph changes (patched()), each kept until no run from before it can be open. */
-export const PATCHES = {
-  /** 2026-12: continue-as-new after a fixed number of scan pages, not only when Temporal suggests it. */
-  pagesPerRun: 'dataset-pages-per-run',
-} as const;
 
 /** Scan pages per run before continuing as new (at 200 scans a page, about 4k events per run). */
 export const DEFAULT_PAGES_PER_RUN = 5;
@@ -133,7 +128,7 @@ export async function datasetPipeline(input: DatasetPipelineInput): Promise<Data
     phase('export');
     const exported = await acts.io.exportDataset({ ...keys, exportDir: opts.exportDir });
     exportDir = exported.result.exportDir;
-    if (opts.writeTable !== false) await acts.io.writeMetadataTable({ ...keys, exportDir: opts.exportDir });
+    if (opts.writeTable !== false) await writeCollectionFiles(acts, { ...keys, exportDir: opts.exportDir });
   }
   const counts = await acts.io.datasetCounts({ datasetId });
   await acts.io.markDatasetFinished({ datasetId, status: 'completed' });

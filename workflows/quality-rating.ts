@@ -4,7 +4,7 @@
 // Until then the predicted score from the automatic metrics is stored apart, marked predicted.
 // Input: { datasetId, modality, exportDir? }. Output: the final status and score.
 import { condition, continueAsNew, defineQuery, defineSignal, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { activitiesFor } from './activity-stubs.js';
+import { activitiesFor, writeCollectionFiles } from './activity-stubs.js';
 import { DatasetId, Modality, Status, Step } from './search-attributes.js';
 
 export interface QualityRatingInput {
@@ -43,7 +43,7 @@ export async function qualityRating(input: QualityRatingInput): Promise<QualityS
     state = await acts.io.applyQualityScore(input);
     if (state.status !== 'final' && workflowInfo().continueAsNewSuggested) await continueAsNew<typeof qualityRating>(input);
   }
-  await acts.io.writeMetadataTable({ datasetId: input.datasetId, exportDir: input.exportDir });
+  await writeCollectionFiles(acts, { datasetId: input.datasetId, exportDir: input.exportDir });
   upsertSearchAttributes([{ key: Step, value: 'done' }, { key: Status, value: 'completed' }]);
   setCurrentDetails(`**${input.datasetId} × ${input.modality}**: score ${state.score} from ${state.raters.join(', ')}`);
   return state;

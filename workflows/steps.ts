@@ -40,7 +40,7 @@ export type ScanActivity = ScanStep['name'];
 /** Dataset-level activities that are steps too: each attempt gets an audit row. They run on `io`. */
 export const DATASET_STEPS = [
   'ingestDataset', 'listOpenNeuroSnapshot', 'fetchOpenNeuroMetadata', 'registerOpenNeuroScans',
-  'harmonizeMetadata', 'prepareRatingTasks', 'exportDataset', 'writeMetadataTable',
+  'harmonizeMetadata', 'prepareRatingTasks', 'exportDataset', 'writeCollectionFiles', 'writeMetadataTable',
 ] as const;
 
 /** Options a crawl passes to the per-scan steps. */

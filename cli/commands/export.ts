@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { DB } from '../../db/database.js';
-import { metadataRows, writeCollectionFiles } from '../../activities/export.js';
+import { metadataRows, writeCollectionFilesAt } from '../../activities/export.js';
 import { filterRows, parseFilterArgs, describeFilters, type ExportFilterArgs } from '../../lib/export/filters.js';
 import { copyFileAtomic, sha256File } from '../../lib/files.js';
 import { diffSnapshots, snapshotExport } from '../../lib/export/verify.js';
@@ -33,7 +33,7 @@ export async function runExport(db: DB, sourceRoot: string, out: string, args: E
     bar.update({ label: 'export', done: i + 1, total: rows.length });
   }
   bar.finish();
-  const written = await writeCollectionFiles(db, outRoot, rows, filters, args.dataDir);
+  const written = await writeCollectionFilesAt(db, outRoot, rows, filters, args.dataDir);
   console.log(`${rows.length} of ${all.length} images selected${describeFilters(filters).length ? ` (${describeFilters(filters).join('; ')})` : ''}`);
   console.log(`${copied} files copied, ${kept} unchanged; tables written: ${written.join(', ') || 'none (unchanged)'}`);
   console.log(`export in ${outRoot}`);
