@@ -7,9 +7,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
 import type { DatasetSource, StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
+import { runScanStep } from './step.js';
+import type { ScanStepInput } from '../workflows/steps.js';
 import { nonRetryableFrom } from './failures.js';
 import type { NewScan } from '../db/tables/scans.js';
-import { annexKeysOf, countScansOf, getScan, registerScans } from '../db/repositories/scans.js';
+import { annexKeysOf, countScansOf, registerScans } from '../db/repositories/scans.js';
 import { findDataset, markDatasetIngested, registerOpenNeuroDataset } from '../db/repositories/datasets.js';
 import { addSubjects } from '../db/repositories/subjects.js';
 import { addSessions } from '../db/repositories/sessions.js';
@@ -21,7 +23,6 @@ import {
   type Selected, type SnapshotFile,
 } from '../lib/openneuro/index.js';
 
-export const FETCH_VERSION = '1';
 // 2: paths unsafe under the raw folder are refused in the listing itself.
 export const LISTING_VERSION = '2';
 
@@ -225,26 +226,28 @@ export function createOpenNeuroActivities(deps: ActivityDeps) {
   }
 
   /** Download one image, resuming from the offset the last attempt heartbeated; verified by annex key. */
-  async function fetchScan(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<StepResult<{ bytes: number; sha256: string; md5: string; resumedFrom: number; bytesFetched: number }>> {
-    const scan = await getScan(db, input.scanId);
-    const src = (scan.metadata as { source?: { urls: string[]; key: string; size: number | null } } | null)?.source;
-    if (!src) throw ApplicationFailure.nonRetryable(`scan ${scan.id} has no download source`, 'InvalidInput', { reason: 'no_source' });
-    return runIdempotentStep(db, { datasetId: scan.dataset_id, scanId: scan.id, step: 'fetchScan', stepVersion: FETCH_VERSION, inputHash: src.key }, {
-      verify: async (r) => (await fsp.stat(scan.file_path).catch(() => null))?.size === r.bytes,
-      compute: async () => {
-        const ctx = Context.current();
-        const resumeAt = (ctx.info.heartbeatDetails as { offset?: number } | undefined)?.offset;
-        try {
-          const r = await downloadFile({
-            urls: src.urls, dest: scan.file_path, expectedSize: src.size ?? undefined, key: src.key, startOffset: resumeAt,
-            onProgress: (done, total) => setProgress({ offset: done, total }),
-            signal: ctx.cancellationSignal,
-          });
-          return { result: { bytes: r.bytes, sha256: r.sha256, md5: r.md5, resumedFrom: r.resumedFrom, bytesFetched: r.bytesFetched }, outputHash: r.sha256 };
-        } catch (e) {
-          throw asFailure(e);
-        }
-      },
+  async function fetchScan(input: ScanStepInput): Promise<StepResult<{ bytes: number; sha256: string; md5: string; resumedFrom: number; bytesFetched: number }>> {
+    return runScanStep(deps, input, 'fetchScan', (scan) => {
+      const src = (scan.metadata as { source?: { urls: string[]; key: string; size: number | null } } | null)?.source;
+      if (!src) throw ApplicationFailure.nonRetryable(`scan ${scan.id} has no download source`, 'InvalidInput', { reason: 'no_source' });
+      return {
+        inputHash: () => src.key,
+        verify: async (r) => (await fsp.stat(scan.file_path).catch(() => null))?.size === r.bytes,
+        compute: async () => {
+          const ctx = Context.current();
+          const resumeAt = (ctx.info.heartbeatDetails as { offset?: number } | undefined)?.offset;
+          try {
+            const r = await downloadFile({
+              urls: src.urls, dest: scan.file_path, expectedSize: src.size ?? undefined, key: src.key, startOffset: resumeAt,
+              onProgress: (done, total) => setProgress({ offset: done, total }),
+              signal: ctx.cancellationSignal,
+            });
+            return { result: { bytes: r.bytes, sha256: r.sha256, md5: r.md5, resumedFrom: r.resumedFrom, bytesFetched: r.bytesFetched }, outputHash: r.sha256 };
+          } catch (e) {
+            throw asFailure(e);
+          }
+        },
+      };
     });
   }
 

@@ -4,11 +4,14 @@ import path from 'node:path';
 import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
+import { runScanStep } from './step.js';
+import { asStepFailure } from './failures.js';
+import type { ScanStepInput } from '../workflows/steps.js';
 import { fileExists, hashJson } from '../lib/files.js';
 import { IQM_VERSION } from '../lib/quality/iqms.js';
 import { measureImageQuality, qcAssetPaths } from '../lib/quality/measure.js';
 import { finishRatingTask, qualityScoreOf } from '../services/rating/ratings.js';
-import { completed3dScans, getScan, scansOf, setScanMetadata } from '../db/repositories/scans.js';
+import { completed3dScans, scansOf, setScanMetadata } from '../db/repositories/scans.js';
 import { derivedFilesOf } from '../db/repositories/derived-files.js';
 import { upsertScanIqms } from '../db/repositories/quality-metrics.js';
 
@@ -17,23 +20,24 @@ export function createQualityActivities(deps: ActivityDeps) {
   const assetsDir = path.join(deps.dataDir, 'qc');
 
   /** IQMs inside the anatomy mask (respecting the anonymization mask) and the scan's QC mosaic. */
-  async function measureScanQuality(input: { datasetId: string; scanId: string; crawlId?: string }): Promise<StepResult<{ metrics: Record<string, number>; warnings: string[]; mosaicPath: string }>> {
-    const scan = await getScan(db, input.scanId);
-    const masks = await derivedFilesOf(db, scan.id, ['deface_mask', 'fb_mask']);
-    const mask = (k: string) => masks.find((m) => m.kind === k);
-    const extra = (scan.metadata as { dwi?: { noiseLevel?: number; motion?: unknown } } | null)?.dwi;
-    const mosaicPath = qcAssetPaths(assetsDir, scan.dataset_id, scan.modality, scan.id).mosaic!;
-    const inputHash = hashJson({ image: scan.content_hash, masks: masks.map((m) => [m.kind, m.content_hash]).sort(), extra: extra ?? null });
-    return runIdempotentStep(db, { datasetId: scan.dataset_id, scanId: scan.id, step: 'measureScanQuality', stepVersion: IQM_VERSION, inputHash }, {
-      verify: async (r) => fileExists(r.mosaicPath),
-      compute: async () => {
-        const r = await measureImageQuality({
-          modality: scan.modality, imagePath: scan.file_path, anatomyMaskPath: mask('fb_mask')?.path, anonymizationMaskPath: mask('deface_mask')?.path, mosaicPath,
-          extra: extra ? { noiseLevel: extra.noiseLevel, motion: extra.motion as any } : undefined,
-        });
-        await upsertScanIqms(db, { scanId: scan.id, datasetId: scan.dataset_id, modality: scan.modality, result: r });
-        return { result: { metrics: r.metrics, warnings: r.warnings, mosaicPath }, outputHash: hashJson(r.metrics) };
-      },
+  async function measureScanQuality(input: ScanStepInput): Promise<StepResult<{ metrics: Record<string, number>; warnings: string[]; mosaicPath: string }>> {
+    return runScanStep(deps, input, 'measureScanQuality', async (scan) => {
+      const masks = await derivedFilesOf(db, scan.id, ['deface_mask', 'fb_mask']);
+      const mask = (k: string) => masks.find((m) => m.kind === k);
+      const extra = (scan.metadata as { dwi?: { noiseLevel?: number; motion?: unknown } } | null)?.dwi;
+      const mosaicPath = qcAssetPaths(assetsDir, scan.dataset_id, scan.modality, scan.id).mosaic!;
+      return {
+        inputHash: () => hashJson({ image: scan.content_hash, masks: masks.map((m) => [m.kind, m.content_hash]).sort(), extra: extra ?? null }),
+        verify: async (r) => fileExists(r.mosaicPath),
+        compute: async () => {
+          const r = await measureImageQuality({
+            modality: scan.modality, imagePath: scan.file_path, anatomyMaskPath: mask('fb_mask')?.path, anonymizationMaskPath: mask('deface_mask')?.path, mosaicPath,
+            extra: extra ? { noiseLevel: extra.noiseLevel, motion: extra.motion as any } : undefined,
+          }).catch((e) => { throw asStepFailure(e); });
+          await upsertScanIqms(db, { scanId: scan.id, datasetId: scan.dataset_id, modality: scan.modality, result: r });
+          return { result: { metrics: r.metrics, warnings: r.warnings, mosaicPath }, outputHash: hashJson(r.metrics) };
+        },
+      };
     });
   }
 

@@ -1,6 +1,8 @@
 // Scan and dataset bookkeeping (I/O queue): final status and readable failure rows.
 import type { ActivityDeps } from './deps.js';
 import * as scans from '../db/repositories/scans.js';
+import * as datasets from '../db/repositories/datasets.js';
+import * as crawls from '../db/repositories/crawls.js';
 
 export function createScanStatusActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -14,20 +16,12 @@ export function createScanStatusActivities(deps: ActivityDeps) {
   }
 
   async function markDatasetFinished(input: { datasetId: string; status: 'completed' | 'failed'; reason?: string }): Promise<void> {
-    await db
-      .updateTable('datasets')
-      .set({ status: input.status, failure_reason: input.reason ?? null, updated_at: new Date() })
-      .where('id', '=', input.datasetId)
-      .execute();
+    await datasets.markDatasetFinished(db, input.datasetId, input.status, input.reason);
   }
 
   /** Register a dataset that failed before ingest could (missing folder), so its failure is visible. */
   async function recordDatasetFailure(input: { datasetId: string; sourceUri: string; sourceKind: 'local' | 'openneuro'; reason: string }): Promise<void> {
-    await db
-      .insertInto('datasets')
-      .values({ id: input.datasetId, source_kind: input.sourceKind, source_uri: input.sourceUri, status: 'failed', failure_reason: input.reason, version: null, hexsha: null, doi: null, name: null, metadata: null })
-      .onConflict((c) => c.column('id').doUpdateSet({ status: 'failed', failure_reason: input.reason, updated_at: new Date() }))
-      .execute();
+    await datasets.recordDatasetFailure(db, input);
   }
 
   async function datasetCounts(input: { datasetId: string }): Promise<{ scans: number; completed: number; failed: number; failures: { scanId: string; step?: string; reason?: string; message?: string }[] }> {
@@ -42,18 +36,7 @@ export function createScanStatusActivities(deps: ActivityDeps) {
   }
 
   async function recordCrawl(input: { crawlId: string; status: 'running' | 'completed' | 'failed'; input?: unknown; summary?: unknown }): Promise<void> {
-    await db
-      .insertInto('crawls')
-      .values({ id: input.crawlId, status: input.status, input: JSON.stringify(input.input ?? null), summary: input.summary === undefined ? null : JSON.stringify(input.summary) })
-      .onConflict((c) =>
-        c.column('id').doUpdateSet({
-          status: input.status,
-          ...(input.input !== undefined ? { input: JSON.stringify(input.input) } : {}),
-          ...(input.summary !== undefined ? { summary: JSON.stringify(input.summary) } : {}),
-          updated_at: new Date(),
-        }),
-      )
-      .execute();
+    await crawls.recordCrawl(db, input);
   }
 
   return { markScanCompleted, markScanFailed, markDatasetFinished, recordDatasetFailure, datasetCounts, recordCrawl };

@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep, stepKeyOf } from './ledger.js';
+import { asStepFailure } from './failures.js';
 import { runInThread } from './threads.js';
 import { setProgress } from './heartbeat.js';
 import { fileExists, sha256File } from '../lib/files.js';
@@ -16,16 +16,6 @@ import { getScan } from '../db/repositories/scans.js';
 import { upsertDerivedFile, derivedFilesOf } from '../db/repositories/derived-files.js';
 import type { Scan } from '../db/tables/scans.js';
 import { scanStep, type ScanActivity, type ScanStepInput } from '../workflows/steps.js';
-
-/** Errors that lib/ throws for input no rerun can fix: they fail the step once, with their reason. */
-const INPUT_ERRORS = new Set(['MaskInputError', 'DwiInputError', 'NiftiValidationError', 'GradientTableError', 'QualityError', 'InputFileError']);
-
-/** A lib/ error for bad input, as a non-retryable failure that keeps its machine-readable reason; anything else as it is. */
-export function asStepFailure(err: unknown): unknown {
-  const e = err as Error & { reason?: string; details?: Record<string, unknown> };
-  if (e && (INPUT_ERRORS.has(e.name) || INPUT_ERRORS.has(e.constructor?.name))) return ApplicationFailure.nonRetryable(e.message, 'InvalidInput', { reason: e.reason, ...(e.details ?? {}) });
-  return err;
-}
 
 /** A lib/ module by its path from the repository root, for runInThread. */
 export function libModule(relative: string): string {

@@ -3,7 +3,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
-import { asStepFailure, runScanStep } from './step.js';
+import { runScanStep } from './step.js';
+import { asStepFailure } from './failures.js';
 import { validateNifti, type NiftiSummary } from '../lib/nifti/index.js';
 import { dwiSidecars } from '../lib/bids/index.js';
 import { parseBval, parseBvec, checkGradientTable, type GradientCheck } from '../lib/dwi/gradients.js';

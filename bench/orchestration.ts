@@ -2,6 +2,7 @@
 // (4x4x4 images, intake steps only), for 1,000 scans through crawl → dataset → scan children → ledger +
 // audit). Uses DATABASE_URL, else the local PostgreSQL at 127.0.0.1:5432, and a fresh dev server.
 import os from 'node:os';
+import { attemptStats } from '../db/repositories/scan-events.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -46,11 +47,7 @@ export default async function main(args: string[]): Promise<void> {
     const wallMs = performance.now() - t0;
     workers.forEach((w) => w.shutdown());
     await Promise.all(running);
-    const ev = await db
-      .selectFrom('scan_events')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('duration_ms').as('ms')])
-      .where('step', '=', 'validateScan')
-      .executeTakeFirstOrThrow();
+    const ev = await attemptStats(db, 'validateScan');
     const perScan = wallMs / summary.scansCompleted;
     console.log(`scans: ${summary.scansCompleted} completed, ${summary.scansFailed} failed`);
     console.log(`wall time: ${(wallMs / 1000).toFixed(1)} s (crawl start to result, incl. ingest and export)`);

@@ -21,7 +21,7 @@ import { startDevServer, type DevServer } from '../services/temporal.js';
 import { installLogger } from '../services/logging.js';
 import {
   ChaosMonkey, diffPipelineStates, freePort, uiPortNear, pipelineState, ProcessSampler, startFakeOpenNeuroChild, startWorkerChild, stopChild, workflowResult, type ChildHandle,
-} from '../services/simulation.js';
+} from './harness/simulation.js';
 import { diffSnapshots, snapshotExport } from '../lib/export/verify.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
 import { workflowBundle } from '../workers/run-workers.js';

@@ -9,7 +9,7 @@ import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } 
 import { ADMIN_DB_URL, getTestEnv } from './helpers/env.js';
 import { startDevServer, type DevServer } from '../services/temporal.js';
 import { startFakeOpenNeuro, type FakeOpenNeuro } from '../services/fake-openneuro/index.js';
-import { ChaosMonkey, diffPipelineStates, freePort, uiPortNear, pipelineState, startWorkerChild, stopChild, workflowResult, type ChildHandle } from '../services/simulation.js';
+import { ChaosMonkey, diffPipelineStates, freePort, uiPortNear, pipelineState, startWorkerChild, stopChild, workflowResult, type ChildHandle } from '../bench/harness/simulation.js';
 import { diffSnapshots, snapshotExport } from '../lib/export/verify.js';
 import { workflowBundle } from '../workers/run-workers.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';

@@ -2,7 +2,7 @@
 // step and reason, step attempts, and each task queue's backlog. The Temporal SDK's own metrics
 // (task slots, latencies) are served separately when OPENMIND_SDK_METRICS_ADDRESS is set.
 import http from 'node:http';
-import { sql } from 'kysely';
+import { attemptTotals } from '../db/repositories/scan-events.js';
 import type { NativeConnection } from '@temporalio/worker';
 import type { DB } from '../db/database.js';
 import { TASK_QUEUES } from '../services/config.js';
@@ -17,11 +17,7 @@ export async function renderMetrics(db: DB, connection?: NativeConnection, names
   for (const r of scans) lines.push(`openmind_scans{status="${label(r.status)}"} ${Number(r.n)}`);
   lines.push('# HELP openmind_scan_failures Failed scans by step and reason.', '# TYPE openmind_scan_failures gauge');
   for (const r of await scanFailureCounts(db)) lines.push(`openmind_scan_failures{step="${label(r.failure_step)}",reason="${label(r.failure_reason)}"} ${Number(r.n)}`);
-  const attempts = await db
-    .selectFrom('scan_events')
-    .select(['step', 'status', sql<number>`count(*)`.as('n'), sql<number>`coalesce(sum(duration_ms), 0)`.as('ms')])
-    .groupBy(['step', 'status'])
-    .execute();
+  const attempts = await attemptTotals(db);
   lines.push('# HELP openmind_step_attempts_total Step attempts by step and outcome.', '# TYPE openmind_step_attempts_total counter');
   for (const r of attempts) lines.push(`openmind_step_attempts_total{step="${label(r.step)}",status="${label(r.status)}"} ${Number(r.n)}`);
   lines.push('# HELP openmind_step_seconds_total Time spent in step attempts.', '# TYPE openmind_step_seconds_total counter');

@@ -1,6 +1,6 @@
 // `openmind crawl` / `openmind resume`: start the crawl workflow and follow it with a progress bar.
 import path from 'node:path';
-import { sql } from 'kysely';
+import { bytesFetched } from '../../db/repositories/step-outputs.js';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { DB } from '../../db/database.js';
 import { scanStatusCounts } from '../../db/repositories/scans.js';
@@ -37,13 +37,7 @@ export async function followCrawl(client: Client, db: DB | undefined, workflowId
       let extra = '';
       let runningDone = 0;
       if (db && p.running.length) {
-        const bytes = await db
-          .selectFrom('step_outputs')
-          .select(sql<number>`sum((result->>'bytes')::bigint)`.as('b'))
-          .where('dataset_id', 'in', p.running)
-          .where('step', '=', 'fetchScan')
-          .executeTakeFirst();
-        const b = Number(bytes?.b ?? 0);
+        const b = await bytesFetched(db, p.running);
         const counts = await scanStatusCounts(db, p.running);
         const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
         const total = counts.reduce((a, c) => a + Number(c.n), 0);

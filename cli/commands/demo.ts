@@ -1,6 +1,7 @@
 // `openmind demo` (npm run demo): the main job on embedded defaults. Generates the sample BIDS
 // dataset, starts a persistent Temporal dev server + workers + database, crawls it, prints a summary.
 import fs from 'node:fs';
+import { attemptCountsOfDataset } from '../../db/repositories/scan-events.js';
 import path from 'node:path';
 import { dataPaths, loadConfig } from '../../services/config.js';
 import { generateSampleDataset } from '../../lib/sample/dataset.js';
@@ -22,12 +23,7 @@ export async function runDemo(opts: { subjects?: number; exportDir?: string }): 
     const workflowId = await startCrawl(rt.client, { name: 'demo', sources: [{ kind: 'local', path: sampleDir, datasetId: 'openmind-sample' }], options: { exportDir } });
     const summary = await followCrawl(rt.client, rt.db, workflowId);
     const scans = await scansOf(rt.db, 'openmind-sample');
-    const events = await rt.db
-      .selectFrom('scan_events')
-      .select((eb) => ['scan_id', 'status', eb.fn.countAll<number>().as('n')])
-      .where('dataset_id', '=', 'openmind-sample')
-      .groupBy(['scan_id', 'status'])
-      .execute();
+    const events = await attemptCountsOfDataset(rt.db, 'openmind-sample');
     console.log('');
     console.log(`${'scan'.padEnd(48)} ${'modality'.padEnd(8)} ${'status'.padEnd(10)} ${'dims'.padEnd(18)} step attempts`);
     for (const s of scans) {

@@ -1,5 +1,7 @@
 // `openmind history <scan-id>`: a scan's whole timeline from the audit trail.
 import type { DB } from '../../db/database.js';
+import { eventsOfScan } from '../../db/repositories/scan-events.js';
+import { stepOutputsOfScan } from '../../db/repositories/step-outputs.js';
 import { findScan } from '../../db/repositories/scans.js';
 import { derivedFilesOfScan } from '../../db/repositories/derived-files.js';
 
@@ -12,8 +14,8 @@ export interface ScanHistory {
 
 export async function scanHistory(db: DB, scanId: string): Promise<ScanHistory> {
   const scan = await findScan(db, scanId);
-  const events = await db.selectFrom('scan_events').selectAll().where('scan_id', '=', scanId).orderBy('id').execute();
-  const outputs = await db.selectFrom('step_outputs').selectAll().where('scan_id', '=', scanId).orderBy('created_at').execute();
+  const events = await eventsOfScan(db, scanId);
+  const outputs = await stepOutputsOfScan(db, scanId);
   const derived = await derivedFilesOfScan(db, scanId);
   return { scan, events, outputs, derived };
 }

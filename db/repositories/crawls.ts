@@ -10,3 +10,19 @@ export async function findCrawl(db: DB, crawlId: string): Promise<Crawl | undefi
 export async function listCrawls(db: DB, crawlId?: string): Promise<Crawl[]> {
   return db.selectFrom('crawls').selectAll().$if(!!crawlId, (q) => q.where('id', '=', crawlId!)).orderBy('created_at', 'desc').execute();
 }
+
+/** Insert or update a crawl's row; fields left undefined keep their stored value. */
+export async function recordCrawl(db: DB, c: { crawlId: string; status: 'running' | 'completed' | 'failed'; input?: unknown; summary?: unknown }): Promise<void> {
+  await db
+    .insertInto('crawls')
+    .values({ id: c.crawlId, status: c.status, input: JSON.stringify(c.input ?? null), summary: c.summary === undefined ? null : JSON.stringify(c.summary) })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({
+        status: c.status,
+        ...(c.input !== undefined ? { input: JSON.stringify(c.input) } : {}),
+        ...(c.summary !== undefined ? { summary: JSON.stringify(c.summary) } : {}),
+        updated_at: new Date(),
+      }),
+    )
+    .execute();
+}

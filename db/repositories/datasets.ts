@@ -44,3 +44,16 @@ export async function datasetsWithIds(db: DB, datasetIds: string[]): Promise<Dat
   if (!datasetIds.length) return [];
   return db.selectFrom('datasets').selectAll().where('id', 'in', datasetIds).orderBy('id').execute();
 }
+
+export async function markDatasetFinished(db: DB, datasetId: string, status: 'completed' | 'failed', reason?: string): Promise<void> {
+  await db.updateTable('datasets').set({ status, failure_reason: reason ?? null, updated_at: new Date() }).where('id', '=', datasetId).execute();
+}
+
+/** A dataset that failed before ingest could register it (missing folder), so its failure is visible. */
+export async function recordDatasetFailure(db: DB, d: { datasetId: string; sourceUri: string; sourceKind: 'local' | 'openneuro'; reason: string }): Promise<void> {
+  await db
+    .insertInto('datasets')
+    .values({ id: d.datasetId, source_kind: d.sourceKind, source_uri: d.sourceUri, status: 'failed', failure_reason: d.reason, version: null, hexsha: null, doi: null, name: null, metadata: null })
+    .onConflict((c) => c.column('id').doUpdateSet({ status: 'failed', failure_reason: d.reason, updated_at: new Date() }))
+    .execute();
+}

@@ -22,3 +22,36 @@ export async function closeAttempt(db: DB, id: string, startedAt: Date, end: Att
     .where('status', '=', 'started')
     .execute();
 }
+
+/** Every attempt of a scan's steps, oldest first (`openmind history`). */
+export async function eventsOfScan(db: DB, scanId: string) {
+  return db.selectFrom('scan_events').selectAll().where('scan_id', '=', scanId).orderBy('id').execute();
+}
+
+/** Attempts per scan and outcome in a dataset (the demo's table). */
+export async function attemptCountsOfDataset(db: DB, datasetId: string) {
+  return db
+    .selectFrom('scan_events')
+    .select((eb) => ['scan_id', 'status', eb.fn.countAll<number>().as('n')])
+    .where('dataset_id', '=', datasetId)
+    .groupBy(['scan_id', 'status'])
+    .execute();
+}
+
+/** Attempts and their summed time per step and outcome (the metrics endpoint). */
+export async function attemptTotals(db: DB) {
+  return db
+    .selectFrom('scan_events')
+    .select((eb) => ['step', 'status', eb.fn.countAll<number>().as('n'), eb.fn.coalesce(eb.fn.sum<number>('duration_ms'), eb.lit(0)).as('ms')])
+    .groupBy(['step', 'status'])
+    .execute();
+}
+
+/** Attempts of one step and their summed time (benchmarks). */
+export async function attemptStats(db: DB, step: string) {
+  return db
+    .selectFrom('scan_events')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('duration_ms').as('ms')])
+    .where('step', '=', step)
+    .executeTakeFirstOrThrow();
+}

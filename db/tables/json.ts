@@ -1,4 +1,3 @@
 import type { ColumnType } from 'kysely';
 /** JSON stored in a jsonb column: objects are written as JSON text, read back parsed. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 export type Json = ColumnType<any, string, string>;

@@ -3,15 +3,16 @@
 // SIGKILLed), a sampler reads /proc for memory and CPU, and a chaos monkey kills and restarts
 // workers at random and the Temporal dev server once.
 import fs from 'node:fs';
+import { ledgerEntries } from '../../db/repositories/step-outputs.js';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
-import type { DB } from '../db/database.js';
-import { scanOutcomes } from '../db/repositories/scans.js';
-import { derivedFilesWhere } from '../db/repositories/derived-files.js';
-import { repoRoot } from './config.js';
-import { seededRandom } from '../lib/random.js';
+import type { DB } from '../../db/database.js';
+import { scanOutcomes } from '../../db/repositories/scans.js';
+import { derivedFilesWhere } from '../../db/repositories/derived-files.js';
+import { repoRoot } from '../../services/config.js';
+import { seededRandom } from '../../lib/random.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -290,7 +291,7 @@ export class ChaosMonkey {
 export async function pipelineState(db: DB) {
   const scans = await scanOutcomes(db);
   const files = (await derivedFilesWhere(db, {})).map(({ scan_id, kind, content_hash }) => ({ scan_id, kind, content_hash }));
-  const ledger = await db.selectFrom('step_outputs').select(['step_key', 'step', 'output_hash']).orderBy('step_key').execute();
+  const ledger = await ledgerEntries(db);
   // Per-file export entries hash their export root, which differs between two runs by design.
   const steps = ledger.filter((l) => l.step !== 'export').map((l) => `${l.step}:${l.output_hash}`).sort();
   return { scans, files, steps };
