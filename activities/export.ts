@@ -1,4 +1,6 @@
-// Export step (I/O queue): the OpenMind layout under the export root, rebuilt from the database.
+// Export step (I/O queue): the pipeline's working export, rebuilt from the database: images and masks
+// directly under the export root (the 'flat' layout; `openmind export --out` writes OpenMind's layout, with
+// the images under OpenMind/), and the collection files beside them.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -6,7 +8,7 @@ import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { copyFileAtomic, fileExists, hashJson, sha256, writeFileAtomic } from '../lib/files.js';
-import { exportPathsFor, toCsv, type OpenMindRow } from '../lib/export/table.js';
+import { CSV_FILE, exportPathsFor, normaliseRow, toCsv, type ExportLayout, type OpenMindRow } from '../lib/export/table.js';
 import { encodeMetadataParquet, PARQUET_FILE } from '../lib/export/parquet.js';
 import { buildPretrainData, formatPretrainData, PRETRAIN_FILE } from '../lib/export/nnssl.js';
 import { datasetCardMarkdown, writeDatasetCard, type SourceDataset } from '../lib/export/card.js';
@@ -63,17 +65,17 @@ export function createExportActivities(deps: ActivityDeps) {
   async function writeCollectionFiles(input: { exportDir?: string; datasetId?: string; filters?: ExportFilters }): Promise<StepResult<{ rows: number; path: string; written: string[] }>> {
     const root = rootOf(input.exportDir);
     const rows = filterRows(await metadataRows(deps, root), input.filters ?? {});
-    const written = await writeCollectionFilesAt(deps.db, root, rows, input.filters);
+    const written = await writeCollectionFilesAt(deps.db, root, rows, { filters: input.filters, layout: 'flat' });
     const hash = sha256(toCsv(rows));
-    return { skipped: written.length === 0, inputHash: hash, outputHash: hash, result: { rows: rows.length, path: path.join(root, 'openneuro_metadata.csv'), written } };
+    return { skipped: written.length === 0, inputHash: hash, outputHash: hash, result: { rows: rows.length, path: path.join(root, CSV_FILE), written } };
   }
 
   // writeMetadataTable: the same activity under its name before 2026-12, for runs scheduled then.
   return { exportDataset, writeCollectionFiles, writeMetadataTable: writeCollectionFiles };
 }
 
-/** One row per exported image, with the harmonized metadata the pipeline knows so far. */
-export async function metadataRows(deps: ActivityDeps, root: string): Promise<OpenMindRow[]> {
+/** One row per image of the working export at root (flat layout), with the harmonized metadata the pipeline knows so far. */
+export async function metadataRows(deps: Pick<ActivityDeps, 'db'>, root: string): Promise<OpenMindRow[]> {
   const scans = await completed3dScans(deps.db);
   const masks = await derivedFilesWhere(deps.db, { kinds: ['deface_mask', 'fb_mask'] });
   const hasMask = new Set(masks.map((m) => `${m.scan_id}|${m.kind}`));
@@ -83,7 +85,7 @@ export async function metadataRows(deps: ActivityDeps, root: string): Promise<Op
     if (!(await fileExists(path.join(root, p.image)))) continue;
     const m = (s.metadata ?? {}) as { export?: OpenMindRow; quality?: { score: number } | null };
     const meta = (m.export ?? {}) as OpenMindRow;
-    rows.push({
+    rows.push(normaliseRow({
       ...meta,
       image_path: p.image,
       anat_mask_path: hasMask.has(`${s.id}|fb_mask`) ? p.fbMask : '',
@@ -93,7 +95,7 @@ export async function metadataRows(deps: ActivityDeps, root: string): Promise<Op
       derived_from: s.derived_from ?? '',
       // Only the raters' aggregate goes in the published column; a prediction stays in the database.
       image_quality_score: m.quality?.score ?? '',
-    });
+    }));
   }
   return rows;
 }
@@ -118,23 +120,41 @@ export async function sourceDatasets(db: DB, datasetIds: string[], dataDir: stri
       desc = await fsp.readFile(file, 'utf8').then((t) => JSON.parse(t.replace(/^\uFEFF/, '')), () => null);
     }
     const authors = Array.isArray(desc?.Authors) ? (desc!.Authors as unknown[]).map(String) : undefined;
-    out.push({ datasetId: d.id, name: d.name ?? (desc?.Name as string | undefined), license: desc?.License as string | undefined, authors, doi: d.doi ?? undefined, version: d.version ?? undefined });
+    out.push({
+      datasetId: d.id,
+      sourceKind: d.source_kind,
+      localPath: d.source_kind === 'local' ? d.source_uri : undefined,
+      name: d.name ?? (desc?.Name as string | undefined),
+      license: desc?.License as string | undefined,
+      authors,
+      doi: d.doi ?? undefined,
+      version: d.version ?? undefined,
+    });
   }
   return out;
 }
 
+export interface CollectionFileOptions {
+  filters?: ExportFilters;
+  /** Where dataset descriptions of OpenNeuro datasets are (default: the root's parent, the data folder). */
+  dataDir?: string;
+  /** 'flat': the pipeline's working export; 'openmind': images under OpenMind/ (openmind export --out). */
+  layout: ExportLayout;
+}
+
 /** The four collection files, each written only when changed. Returns the files written. */
-export async function writeCollectionFilesAt(db: DB, root: string, rows: OpenMindRow[], filters?: ExportFilters, dataDir?: string): Promise<string[]> {
+export async function writeCollectionFilesAt(db: DB, root: string, rows: OpenMindRow[], opts: CollectionFileOptions): Promise<string[]> {
   const written: string[] = [];
   const put = async (name: string, data: Uint8Array | string) => {
     if (await writeIfChanged(path.join(root, name), data)) written.push(name);
   };
-  await put('openneuro_metadata.csv', toCsv(rows));
+  await put(CSV_FILE, toCsv(rows));
   await put(PARQUET_FILE, encodeMetadataParquet(rows));
-  await put(PRETRAIN_FILE, formatPretrainData(buildPretrainData(rows, { exportRoot: root })));
+  await put(PRETRAIN_FILE, formatPretrainData(buildPretrainData(rows, { layout: opts.layout })));
   const datasets = [...new Set(rows.map((r) => String(r.image_path).split('/')[0]))];
-  const sources = await sourceDatasets(db, datasets, dataDir ?? path.dirname(root));
-  const card = { sources, filters: filters && !isEmptyFilter(filters) ? filters : undefined };
+  const sources = await sourceDatasets(db, datasets, opts.dataDir ?? path.dirname(root));
+  const filters = opts.filters;
+  const card = { sources, filters: filters && !isEmptyFilter(filters) ? filters : undefined, layout: opts.layout };
   const readme = datasetCardMarkdown(rows, card);
   const existing = await fsp.readFile(path.join(root, 'README.md'), 'utf8').catch(() => null);
   if (existing !== readme) {

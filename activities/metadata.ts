@@ -20,7 +20,8 @@ export function createMetadataActivities(deps: ActivityDeps) {
     const root = ds.source_kind === 'local' ? ds.source_uri : path.join(deps.dataDir, 'raw', ds.id);
     return runIdempotentStep(db, { datasetId: ds.id, scanId: null, step: 'harmonizeMetadata', stepVersion: METADATA_VERSION, inputHash: ds.version ?? '' }, {
       compute: async () => {
-        const onDisk = await loadDatasetTextFiles(root);
+        const allowedRoots = ds.source_kind === 'local' ? ((ds.metadata as { allowedRoots?: string[] } | null)?.allowedRoots ?? []) : [];
+        const onDisk = await loadDatasetTextFiles(root, { allowedRoots });
         // A remote dataset's images are not on disk yet at this point: its paths come from the scans table.
         const scans = await scansOf(db, ds.id);
         const scanPaths = ds.source_kind === 'local' ? [] : scans.map((r) => r.path);
@@ -48,7 +49,7 @@ export function createMetadataActivities(deps: ActivityDeps) {
           };
           await setScanMetadata(db, s.id, metadata);
         }
-        await setDatasetMetadata(db, ds.id, { report: h.report });
+        await setDatasetMetadata(db, ds.id, { ...((ds.metadata as object | null) ?? {}), report: h.report });
         const result = { participants: h.participants.length, images: h.images.length, issues: h.report.issues.length };
         return { result, outputHash: hashJson({ participants: h.participants, images: h.images }) };
       },

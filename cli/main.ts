@@ -147,6 +147,7 @@ program
   .action(async (o) => {
     const config = loadConfig();
     const s = await startDevServer({ cli: config.temporalCli, dbFile: dataPaths(config.dataDir).temporalDb, port: o.port, uiPort: o.uiPort });
+    if (s.notice) console.log(s.notice);
     console.log(`Temporal at ${s.address}, UI at ${s.uiUrl}; Ctrl-C stops it`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     await s.stop();
@@ -292,6 +293,13 @@ program
   .description('serve the two-rater quality tool (loopback by default; with --host, raters sign in with tokens)')
   .option('--port <n>', 'port', (v) => parseInt(v, 10), 8765)
   .option('--host <host>', 'listen address (default 127.0.0.1)')
+  .addHelpText(
+    'after',
+    `
+Each rater exports only their own ratings (GET /api/ratings/export[?format=csv][&current=1]) and
+imports only corrections of their own (POST /api/ratings/import: stored at server time as their next
+version, source "import"). Every rater's ratings (?all=1) need an admin's token: openmind raters add --admin NAME.`,
+  )
   .action(async (o) => {
     const config = loadConfig();
     const rt = await startRuntime(config, { workers: false, log: (s) => console.error(s) });
@@ -313,11 +321,21 @@ raters
   .command('add')
   .description('create a rater and print their sign-in token (stored only as a hash)')
   .argument('<name>')
-  .option('--rotate', 'replace the token of an existing rater')
+  .option('--rotate', 'replace the token of an existing rater (sessions opened with the old token end)')
+  .option('--admin', "make the rater an admin: their token may export every rater's ratings (combine with --rotate for an existing rater)")
+  .addHelpText(
+    'after',
+    `
+Raters see and export only their own ratings (GET /api/ratings/export), so the second rating stays
+independent. Exporting every rater's ratings needs an admin's token:
+  openmind raters add --admin NAME          # prints the admin's token once
+  curl -H "Authorization: Bearer TOKEN" 'http://127.0.0.1:8765/api/ratings/export?all=1&format=csv'
+An admin signs in with the token (never by name); --rotate --admin grants admin to an existing rater.`,
+  )
   .action(async (name: string, o) => {
     const db = await openAppDatabase(loadConfig());
     try {
-      await (await import('./commands/rate.js')).runRatersAdd(db, name, { rotate: o.rotate });
+      await (await import('./commands/rate.js')).runRatersAdd(db, name, { rotate: o.rotate, admin: o.admin });
     } finally {
       await db.destroy();
     }

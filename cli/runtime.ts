@@ -32,6 +32,9 @@ export async function startRuntime(config: Config, opts: { workers?: boolean; lo
     log('starting the Temporal dev server …');
     server = await startDevServer({ cli: config.temporalCli, dbFile: dataPaths(config.dataDir).temporalDb, logFile: path.join(config.dataDir, 'temporal.log') });
     address = server.address;
+    // Another program on the usual port is never joined silently: say where ours runs instead.
+    if (server.notice && server.process) console.error(server.notice);
+    else if (server.notice) log(server.notice);
   }
   const { client, connection } = await connectClient(address, config.temporalNamespace);
   if (!embedded) await registerSearchAttributes(connection, config.temporalNamespace).catch((e) => log(`could not register search attributes: ${e.message}`));

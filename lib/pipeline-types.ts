@@ -1,12 +1,13 @@
 // Small JSON shapes that travel through Temporal: ids, paths, hashes, summaries. Never voxels.
 
 export type DatasetSource =
-  | { kind: 'local'; path: string; datasetId?: string }
+  /** allowedRoots: real folders outside `path` that its links may point into (e.g. a DataLad annex on other storage). */
+  | { kind: 'local'; path: string; datasetId?: string; allowedRoots?: string[] }
   | { kind: 'openneuro'; datasetId: string; endpoint?: string; tag?: string; include?: string[]; exclude?: string[] };
 
 /** A crawl source as typed by a user: a local folder, or OpenNeuro dataset ids / "all". */
 export type CrawlSource =
-  | { kind: 'local'; path: string; datasetId?: string }
+  | { kind: 'local'; path: string; datasetId?: string; allowedRoots?: string[] }
   | { kind: 'openneuro'; endpoint?: string; datasets: string[] | 'all'; include?: string[]; exclude?: string[] };
 
 export interface PipelineOptions {

@@ -40,20 +40,61 @@ export interface DevServer {
   address: string;
   uiUrl: string;
   process?: ChildProcess;
+  /** What a user should be told: an existing server reused, or another port chosen. */
+  notice?: string;
   stop(): Promise<void>;
+}
+
+/** A port the OS says is free now on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Is the server on this address a Temporal server with our namespace and search attributes (an OpenMind dev server)? */
+export async function isOurServer(address: string): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: '3 seconds' });
+    await connection.workflowService.describeNamespace({ namespace: 'default' });
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    return ALL_SEARCH_ATTRIBUTES.every((k) => !!customAttributes && k.name in customAttributes);
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
 }
 
 export function searchAttributeArgs(): string[] {
   return ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]);
 }
 
-/** Start (or reuse, if one already listens on the port) a dev server with our search attributes. */
+/**
+ * Start a dev server with our search attributes, or reuse the one on the port when it is ours (our
+ * namespace and search attributes). Anything else on the port (another project's server, another
+ * program) is left alone: ours starts on free ports instead, and `notice` says which.
+ */
 export async function startDevServer(opts: { cli?: string; dbFile?: string; port?: number; uiPort?: number; logFile?: string }): Promise<DevServer> {
-  const port = opts.port ?? 7233;
-  const uiPort = opts.uiPort ?? 8233;
+  let port = opts.port ?? 7233;
+  let uiPort = opts.uiPort ?? 8233;
+  let notice: string | undefined;
+  if (await portOpen(port)) {
+    if (await isOurServer(`127.0.0.1:${port}`)) {
+      return { address: `127.0.0.1:${port}`, uiUrl: `http://localhost:${uiPort}`, notice: `using the OpenMind Temporal dev server already on 127.0.0.1:${port}`, stop: async () => undefined };
+    }
+    const taken = port;
+    port = await freePort();
+    uiPort = await freePort();
+    notice = `port ${taken} is held by something that is not an OpenMind Temporal server; starting ours on 127.0.0.1:${port} (UI http://localhost:${uiPort})`;
+  }
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://localhost:${uiPort}`;
-  if (await portOpen(port)) return { address, uiUrl, stop: async () => undefined };
   const cli = findTemporalCli(opts.cli);
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn', ...searchAttributeArgs()];
   if (opts.dbFile) {
@@ -73,6 +114,7 @@ export async function startDevServer(opts: { cli?: string; dbFile?: string; port
     address,
     uiUrl,
     process: child,
+    notice,
     stop: async () => {
       // Already gone (exited, or killed by a signal: then exitCode stays null and 'exit' has fired).
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { decodePng, PNG_SIGNATURE } from '../lib/png.js';
-import { exportPathsFor, OPENMIND_COLUMNS, toCsv, type OpenMindRow } from '../lib/export/table.js';
+import { exportPathsFor, fileInExport, IMAGES_DIR, OPENMIND_COLUMNS, toCsv, type OpenMindRow } from '../lib/export/table.js';
 import { parseCsv } from '../lib/csv.js';
 import { PARQUET_FILE, parquetRow, writeMetadataParquet } from '../lib/export/parquet.js';
-import { buildPretrainData, formatPretrainData, PRETRAIN_FILE, validatePretrainData, writePretrainData, type PretrainData } from '../lib/export/nnssl.js';
+import { buildPretrainData, formatPretrainData, parsePretrainData, PRETRAIN_FILE, validatePretrainData, writePretrainData, type PretrainData } from '../lib/export/nnssl.js';
 import { ExportFilterError, filterRows, parseFilterArgs, type ExportFilters } from '../lib/export/filters.js';
 import { AGE_PLOT_FILE, README_FILE, SEX_PLOT_FILE, writeDatasetCard, type SourceDataset } from '../lib/export/card.js';
 import { BAR_COLOUR } from '../lib/export/plots.js';
@@ -21,6 +21,8 @@ const PUBLISHED_COLUMNS = [
   'handedness', 'race', 'weight', 'bmi', 'health_status', 'derived_from', 'is_brain_extract', 'manufacturer',
   'model_name', 'phase_encoding_direction', 'magnetic_field_strength', 'repetition_time', 'echo_time',
 ];
+/** Ours: the published columns, then age_range. */
+const TABLE_COLUMNS = [...PUBLISHED_COLUMNS, 'age_range'];
 
 /** One table row for a BIDS path, with masks (unless told otherwise) and the given metadata. */
 function row(datasetId: string, bidsPath: string, meta: OpenMindRow, masks = true): OpenMindRow {
@@ -57,8 +59,8 @@ const ROWS: OpenMindRow[] = [
 ];
 
 const SOURCES: SourceDataset[] = [
-  { datasetId: 'ds000001', name: 'Resting state | test', license: 'CC0', authors: ['A. Author', 'B. Author'], doi: '10.18112/openneuro.ds000001.v1.0.0', version: '1.0.0' },
-  { datasetId: 'ds000002', name: 'Diffusion study', license: 'CC-BY-4.0', authors: ['C. Author'], version: '2.0.1' },
+  { datasetId: 'ds000001', sourceKind: 'openneuro', name: 'Resting state | test', license: 'CC0', authors: ['A. Author', 'B. Author'], doi: '10.18112/openneuro.ds000001.v1.0.0', version: '1.0.0' },
+  { datasetId: 'ds000002', sourceKind: 'local', localPath: '/data/bids/ds000002', name: 'Diffusion study', license: 'CC-BY-4.0', authors: ['C. Author'] },
 ];
 
 const tmpRoots: string[] = [];
@@ -73,14 +75,14 @@ function writeFile(root: string, rel: string, content: string): void {
   fs.writeFileSync(path.join(root, rel), content);
 }
 
-/** A complete fake export: images and masks (tiny files), CSV, Parquet, pretrain_data.json and the card. */
+/** A complete fake export in OpenMind's layout: images and masks (tiny files) under OpenMind/, CSV, Parquet, pretrain_data.json and the card. */
 async function buildExport(root: string, rows: OpenMindRow[] = ROWS): Promise<void> {
   for (const r of rows) {
-    for (const rel of [r.image_path, r.anat_mask_path, r.anon_mask_path]) if (rel) writeFile(root, String(rel), `bytes of ${rel}`);
+    for (const rel of [r.image_path, r.anat_mask_path, r.anon_mask_path]) if (rel) writeFile(root, `${IMAGES_DIR}/${rel}`, `bytes of ${rel}`);
   }
   fs.writeFileSync(path.join(root, CSV_FILE), toCsv(rows));
   await writeMetadataParquet(path.join(root, PARQUET_FILE), rows);
-  await writePretrainData(path.join(root, PRETRAIN_FILE), buildPretrainData(rows, { exportRoot: root }));
+  await writePretrainData(path.join(root, PRETRAIN_FILE), buildPretrainData(rows));
   await writeDatasetCard(root, rows, { sources: SOURCES });
 }
 
@@ -91,15 +93,24 @@ after(() => {
 });
 
 describe('export: metadata table (CSV and Parquet)', () => {
-  it('writes the CSV with the published columns in the published order', () => {
-    assert.deepEqual([...OPENMIND_COLUMNS], PUBLISHED_COLUMNS);
+  it('writes the CSV with the published columns in the published order, then age_range', () => {
+    assert.deepEqual([...OPENMIND_COLUMNS], TABLE_COLUMNS);
     const csv = toCsv(ROWS);
-    assert.equal(csv.split('\n')[0], PUBLISHED_COLUMNS.join(','));
+    assert.equal(csv.split('\n')[0], TABLE_COLUMNS.join(','));
     const back = parseCsv(csv);
     assert.equal(back.length, ROWS.length);
-    assert.deepEqual(Object.keys(back[0]), PUBLISHED_COLUMNS);
+    assert.deepEqual(Object.keys(back[0]), TABLE_COLUMNS);
     assert.equal(back[2].race, 'Asian, East');
     assert.equal(back[2].model_name, 'Signa "HDx"');
+    // Numbers as floats (as pandas writes a float column), so every reader types the column as float.
+    assert.deepEqual([back[0].age, back[0].magnetic_field_strength, back[0].image_quality_score, back[0].echo_time], ['25.0', '3.0', '1.5', '0.00298']);
+    // A range or bin is not an age in years: it goes to age_range.
+    assert.deepEqual([back[2].age, back[2].age_range], ['', '20-25']);
+    assert.deepEqual([back[5].age, back[5].age_range], ['', '80+']);
+    assert.deepEqual([back[3].age, back[3].age_range, back[3].image_quality_score], ['62.0', '', '']);
+    assert.deepEqual([back[0].is_brain_extract, back[1].is_brain_extract, back[5].is_brain_extract], ['False', '', 'True']);
+    // Writing what was read gives the same text.
+    assert.equal(toCsv(back), csv);
   });
 
   it('writes Parquet that reads back with the same rows, column order and types', async () => {
@@ -111,19 +122,21 @@ describe('export: metadata table (CSV and Parquet)', () => {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 
     const schema = parquetMetadata(buffer).schema.slice(1);
-    assert.deepEqual(schema.map((s) => s.name), PUBLISHED_COLUMNS);
+    assert.deepEqual(schema.map((s) => s.name), TABLE_COLUMNS);
     const typeOf = Object.fromEntries(schema.map((s) => [s.name, `${s.type}${s.converted_type ? `/${s.converted_type}` : ''}`]));
-    for (const c of ['image_quality_score', 'weight', 'bmi', 'magnetic_field_strength', 'repetition_time', 'echo_time']) assert.equal(typeOf[c], 'DOUBLE', c);
+    for (const c of ['image_quality_score', 'age', 'weight', 'bmi', 'magnetic_field_strength', 'repetition_time', 'echo_time']) assert.equal(typeOf[c], 'DOUBLE', c);
     assert.equal(typeOf.is_brain_extract, 'BOOLEAN');
-    for (const c of ['image_path', 'age', 'sex', 'unique_id', 'derived_from']) assert.equal(typeOf[c], 'BYTE_ARRAY/UTF8', c);
+    for (const c of ['image_path', 'age_range', 'sex', 'race', 'unique_id', 'derived_from']) assert.equal(typeOf[c], 'BYTE_ARRAY/UTF8', c);
     assert.ok(schema.every((s) => s.repetition_type === 'OPTIONAL'), 'every column nullable');
 
     const back = (await parquetReadObjects({ file: buffer })) as Record<string, unknown>[];
     assert.equal(back.length, ROWS.length);
-    assert.deepEqual(Object.keys(back[0]), PUBLISHED_COLUMNS);
+    assert.deepEqual(Object.keys(back[0]), TABLE_COLUMNS);
     back.forEach((r, i) => assert.deepEqual(r, parquetRow(ROWS[i]), `row ${i}`));
-    assert.equal(back[0].age, '25');
-    assert.equal(back[2].age, '20-25');
+    assert.equal(back[0].age, 25);
+    assert.equal(back[0].age_range, null);
+    assert.equal(back[2].age, null);
+    assert.equal(back[2].age_range, '20-25');
     assert.equal(back[0].echo_time, 0.00298);
     assert.equal(back[0].is_brain_extract, false);
     assert.equal(back[5].is_brain_extract, true);
@@ -138,13 +151,15 @@ describe('export: metadata table (CSV and Parquet)', () => {
 describe('export: nnssl pretrain_data.json', () => {
   let root: string;
   let data: PretrainData;
+  const env = () => ({ openmind: root });
+  const img = (rel: string) => `$openmind/${IMAGES_DIR}/${rel}`;
   before(async () => {
     root = tmpDir('nnssl');
     await buildExport(root);
-    data = buildPretrainData(ROWS, { exportRoot: root });
+    data = buildPretrainData(ROWS);
   });
 
-  it('builds the collection → datasets → subjects → sessions → images hierarchy nnssl expects', () => {
+  it('builds the collection → datasets → subjects → sessions → images hierarchy nnssl expects, paths under $openmind/OpenMind/', () => {
     assert.equal(data.collection_name, 'Dataset001_OpenMind');
     assert.equal(data.collection_index, 1);
     assert.deepEqual(Object.keys(data.datasets), ['ds000001', 'ds000002']);
@@ -158,22 +173,23 @@ describe('export: nnssl pretrain_data.json', () => {
     const [t1, flair] = sub1.sessions['ses-DEFAULT'].images;
     assert.deepEqual(t1, {
       name: 'sub-01_T1w.nii.gz',
-      image_path: path.join(root, 'ds000001/sub-01/anat/sub-01_T1w.nii.gz'),
+      image_path: img('ds000001/sub-01/anat/sub-01_T1w.nii.gz'),
       modality: 'T1w',
       image_info: {
         is_brain_extract: false, manufacturer: 'Siemens', model_name: 'Prisma', phase_encoding_direction: 'j-',
         magnetic_field_strength: 3, repetition_time: 2.3, echo_time: 0.00298,
       },
       associated_masks: {
-        anonymization_mask: path.join(root, 'ds000001/sub-01/anat/sub-01_T1w__Data/deface_mask.nii.gz'),
-        anatomy_mask: path.join(root, 'ds000001/sub-01/anat/sub-01_T1w__Data/fb_mask.nii.gz'),
+        anonymization_mask: img('ds000001/sub-01/anat/sub-01_T1w__Data/deface_mask.nii.gz'),
+        anatomy_mask: img('ds000001/sub-01/anat/sub-01_T1w__Data/fb_mask.nii.gz'),
       },
     });
     assert.equal(flair.modality, 'FLAIR');
     assert.equal(sub1.sessions['ses-DEFAULT'].session_info, null);
-    // Age is text for everyone because one age is a range (pandas would read the column as text).
-    assert.deepEqual(sub1.subject_info, { age: '25', sex: 'female', handedness: 'right', weight: 61.5, bmi: 22.1, health_status: 'healthy' });
-    assert.deepEqual(data.datasets.ds000002.subjects['sub-03'].subject_info, { age: '62' }, 'missing values are left out');
+    // Age is a number of years; a range age is not in subject_info (nnssl's converter reads only `age`).
+    assert.deepEqual(sub1.subject_info, { age: 25, sex: 'female', handedness: 'right', weight: 61.5, bmi: 22.1, health_status: 'healthy' });
+    assert.deepEqual(ds1.subjects['sub-02'].subject_info, { sex: 'male', race: 'Asian, East', health_status: 'patient' });
+    assert.deepEqual(data.datasets.ds000002.subjects['sub-03'].subject_info, { age: 62 }, 'missing values are left out');
     const t2 = data.datasets.ds000002.subjects['sub-03'].sessions['ses-DEFAULT'].images[0];
     assert.deepEqual(t2.associated_masks, { anonymization_mask: null, anatomy_mask: null });
   });
@@ -182,7 +198,7 @@ describe('export: nnssl pretrain_data.json', () => {
     const fa = data.datasets.ds000002.subjects['sub-04'].sessions['ses-DEFAULT'].images[0];
     assert.equal(fa.name, 'sub-04_dwi_FA.nii.gz');
     assert.equal(fa.image_info?.derived_from, 'sub-04_dwi.nii.gz');
-    assert.equal(fa.associated_masks?.anatomy_mask, path.join(root, 'ds000002/sub-04/dwi/sub-04_dwi__Data/FA__Data/fb_mask.nii.gz'));
+    assert.equal(fa.associated_masks?.anatomy_mask, img('ds000002/sub-04/dwi/sub-04_dwi__Data/FA__Data/fb_mask.nii.gz'));
     assert.deepEqual(data.datasets.ds000001.dataset_info?.image_quality_score, [
       { modality: 'FLAIR', derived_from: null, image_quality_score: 3.5 },
       { modality: 'T1w', derived_from: null, image_quality_score: 1.5 },
@@ -194,37 +210,56 @@ describe('export: nnssl pretrain_data.json', () => {
     ]);
   });
 
-  it('validates, including every referenced file, and writes sorted keys with 4-space indent', () => {
-    assert.deepEqual(validatePretrainData(data, { checkFiles: true }), []);
+  it('writes an unrated score as NaN, as nnssl\'s converter does, and reads it back as null', () => {
     const text = fs.readFileSync(path.join(root, PRETRAIN_FILE), 'utf8');
-    assert.ok(text.startsWith('{\n    "collection_index": 1,\n    "collection_name": "Dataset001_OpenMind",\n    "datasets": {'));
-    assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(data)));
-    // Non-ASCII is escaped, as Python's json.dump does.
-    const accented = buildPretrainData([{ ...ROWS[0], manufacturer: 'Müller' }], { exportRoot: root });
-    assert.ok(formatPretrainData(accented).includes('"manufacturer": "M\\u00fcller"'));
-    assert.equal(JSON.parse(formatPretrainData(accented)).datasets.ds000001.subjects['sub-01'].sessions['ses-DEFAULT'].images[0].image_info.manufacturer, 'Müller');
+    assert.ok(text.includes('"image_quality_score": NaN'));
+    assert.equal(text.match(/NaN/g)?.length, 1, 'only the unrated T2w group');
+    assert.throws(() => JSON.parse(text), 'not strict JSON');
+    const back = parsePretrainData(text);
+    assert.deepEqual(back, JSON.parse(JSON.stringify(data)));
+    assert.equal(back.datasets.ds000002.dataset_info?.image_quality_score?.[2].image_quality_score, null);
+    // A name that contains the same words stays as it is.
+    const odd = buildPretrainData([{ ...ROWS[3], manufacturer: '"image_quality_score": NaN' }]);
+    const oddText = formatPretrainData(odd);
+    assert.equal(parsePretrainData(oddText).datasets.ds000002.subjects['sub-03'].sessions['ses-DEFAULT'].images[0].image_info?.manufacturer, '"image_quality_score": NaN');
   });
 
-  it('writes $VARIABLE-relative paths that resolve through the environment', () => {
-    const rel = buildPretrainData(ROWS, { exportRoot: root, relativeTo: { variable: 'OPENMIND_EXPORT' }, collectionName: 'Dataset800_Mine', collectionIndex: 800 });
-    const t1 = rel.datasets.ds000001.subjects['sub-01'].sessions['ses-DEFAULT'].images[0];
-    assert.equal(t1.image_path, '$OPENMIND_EXPORT/ds000001/sub-01/anat/sub-01_T1w.nii.gz');
-    assert.deepEqual(validatePretrainData(rel, { checkFiles: true, env: { OPENMIND_EXPORT: root } }), []);
-    const unset = validatePretrainData(rel, { checkFiles: true, env: {} });
+  it('validates, including every referenced file, and writes sorted keys with 4-space indent', () => {
+    assert.deepEqual(validatePretrainData(data, { checkFiles: true, env: env() }), []);
+    const text = fs.readFileSync(path.join(root, PRETRAIN_FILE), 'utf8');
+    assert.ok(text.startsWith('{\n    "collection_index": 1,\n    "collection_name": "Dataset001_OpenMind",\n    "datasets": {'));
+    // Non-ASCII is escaped, as Python's json.dump does.
+    const accented = buildPretrainData([{ ...ROWS[0], manufacturer: 'Müller' }]);
+    assert.ok(formatPretrainData(accented).includes('"manufacturer": "M\\u00fcller"'));
+    assert.equal(parsePretrainData(formatPretrainData(accented)).datasets.ds000001.subjects['sub-01'].sessions['ses-DEFAULT'].images[0].image_info?.manufacturer, 'Müller');
+  });
+
+  it('takes another variable, or absolute paths, and the flat layout of the working export', () => {
+    const other = buildPretrainData(ROWS, { variable: 'OPENMIND_EXPORT', collectionName: 'Dataset800_Mine', collectionIndex: 800 });
+    const t1 = (d: PretrainData) => d.datasets.ds000001.subjects['sub-01'].sessions['ses-DEFAULT'].images[0].image_path;
+    assert.equal(t1(other), `$OPENMIND_EXPORT/${IMAGES_DIR}/ds000001/sub-01/anat/sub-01_T1w.nii.gz`);
+    assert.deepEqual(validatePretrainData(other, { checkFiles: true, env: { OPENMIND_EXPORT: root } }), []);
+    const unset = validatePretrainData(other, { checkFiles: true, env: {} });
     assert.ok(unset.length > 0 && unset.every((p) => p.includes('environment variable OPENMIND_EXPORT is not set')));
+    const absolute = buildPretrainData(ROWS, { variable: null, exportRoot: root });
+    assert.equal(t1(absolute), fileInExport(root, 'openmind', 'ds000001/sub-01/anat/sub-01_T1w.nii.gz'));
+    assert.deepEqual(validatePretrainData(absolute, { checkFiles: true }), []);
+    assert.throws(() => buildPretrainData(ROWS, { variable: null }), /absolute exportRoot/);
+    assert.throws(() => buildPretrainData(ROWS, { variable: 'no/slash' }), /not an environment variable/);
+    assert.equal(t1(buildPretrainData(ROWS, { layout: 'flat' })), '$openmind/ds000001/sub-01/anat/sub-01_T1w.nii.gz');
   });
 
   it('reports a missing key, a wrong type and a missing file', () => {
     const broken = JSON.parse(JSON.stringify(data)) as Record<string, any>;
     delete broken.collection_name;
     broken.datasets.ds000001.subjects['sub-01'].subject_info = 'female, 25';
-    broken.datasets.ds000001.subjects['sub-02'].sessions['ses-01'].images[0].image_path = path.join(root, 'ds000001/nope.nii.gz');
+    broken.datasets.ds000001.subjects['sub-02'].sessions['ses-01'].images[0].image_path = '$openmind/OpenMind/ds000001/nope.nii.gz';
     delete broken.datasets.ds000002.subjects['sub-05'].sessions['ses-DEFAULT'].images[0].modality;
-    const problems = validatePretrainData(broken, { checkFiles: true });
+    const problems = validatePretrainData(broken, { checkFiles: true, env: env() });
     assert.deepEqual(problems, [
       'collection: missing key "collection_name"',
       'datasets.ds000001.subjects.sub-01.subject_info: must be an object or null',
-      `datasets.ds000001.subjects.sub-02.sessions.ses-01.images[0].image_path: file not found (${path.join(root, 'ds000001/nope.nii.gz')})`,
+      `datasets.ds000001.subjects.sub-02.sessions.ses-01.images[0].image_path: file not found (${root}/OpenMind/ds000001/nope.nii.gz)`,
       'datasets.ds000002.subjects.sub-05.sessions.ses-DEFAULT.images[0]: missing key "modality"',
     ]);
     // Without checkFiles, only the structure counts.
@@ -264,6 +299,11 @@ describe('export: filters', () => {
     ['no derived', { derived: false }, [0, 1, 2, 3, 5]],
     ['nothing set keeps everything', {}, [0, 1, 2, 3, 4, 5]],
   ];
+  it('reads a range age from age_range once the row is normalised (age empty)', () => {
+    const normalised = parseCsv(toCsv(ROWS)) as OpenMindRow[];
+    assert.deepEqual(filterRows(normalised, { ageMin: 20, ageMax: 30 }).map((r) => r.unique_id), pick(ROWS, [0, 1, 2]).map((r) => r.unique_id));
+    assert.deepEqual(filterRows(normalised, { ageMin: 60 }).map((r) => r.unique_id), pick(ROWS, [3, 5]).map((r) => r.unique_id));
+  });
   for (const [name, filters, expected] of cases) {
     it(`selects by ${name}`, () => assert.deepEqual(filterRows(ROWS, filters), pick(ROWS, expected)));
   }
@@ -299,15 +339,27 @@ describe('export: dataset card', () => {
 
   it('writes README.md with counts, filters, plots and per-dataset licence and attribution', () => {
     const md = fs.readFileSync(path.join(dir, README_FILE), 'utf8');
-    assert.match(md, /^6 3D brain-MRI images of 5 participants from 2 OpenNeuro datasets/m);
+    assert.match(md, /^6 3D brain-MRI images of 5 participants from 1 OpenNeuro dataset and 1 local folder\.$/m);
+    assert.ok(md.includes('`export openmind=/path/to/this/folder`'), 'names the variable');
+    assert.ok(md.includes('`OpenMind/<dataset>/sub-*/[ses-*/]<datatype>/`'), 'describes the layout');
+    assert.ok(md.includes('`NaN` in `pretrain_data.json`'), 'says what an unrated score holds');
+    assert.ok(md.includes('### OpenNeuro datasets') && md.includes('### Local folders'));
     for (const line of ['| T1w | 3 |', '| FLAIR | 1 |', '| T2w | 1 |', '| FA | 1 |', '| 3 T | 4 |', '| 1.5 T | 1 |', '| 7 T | 1 |']) assert.ok(md.includes(line), line);
     assert.ok(md.includes('DWI-derived images (derived_from set): 1.'));
     assert.ok(md.includes('- modality: T1w, T2w, FLAIR, FA'));
     assert.ok(md.includes('- image quality score <= 4'));
     assert.ok(md.includes(`![Participants by age](${AGE_PLOT_FILE})`));
     assert.ok(md.includes(`![Participants by sex](${SEX_PLOT_FILE})`));
-    assert.ok(md.includes('| [ds000001](https://openneuro.org/datasets/ds000001/versions/1.0.0) | Resting state \\| test | 1.0.0 | CC0 | A. Author, B. Author | [10.18112/openneuro.ds000001.v1.0.0](https://doi.org/10.18112/openneuro.ds000001.v1.0.0) | 3 |'));
-    assert.ok(md.includes('| [ds000002](https://openneuro.org/datasets/ds000002/versions/2.0.1) | Diffusion study | 2.0.1 | CC-BY-4.0 | C. Author |  | 3 |'));
+    assert.ok(md.includes('| [ds000001](https://openneuro.org/datasets/ds000001/versions/1.0.0) | Resting state \\| test | A. Author, B. Author | [10.18112/openneuro.ds000001.v1.0.0](https://doi.org/10.18112/openneuro.ds000001.v1.0.0) | 1.0.0 | CC0 | 3 |'));
+    assert.ok(md.includes('| ds000002 | `/data/bids/ds000002` | Diffusion study | C. Author |  | CC-BY-4.0 | 3 |'));
+    assert.ok(!md.includes('openneuro.org/datasets/ds000002'), 'no link for a local folder');
+  });
+
+  it('counts in the singular and describes the working export\'s flat layout', async () => {
+    const md = (await import('../lib/export/card.js')).datasetCardMarkdown([ROWS[0]], { sources: [SOURCES[0]], layout: 'flat' });
+    assert.match(md, /^1 3D brain-MRI image of 1 participant from 1 OpenNeuro dataset\.$/m);
+    assert.ok(md.includes('`openmind export --out DIR` writes the OpenMind layout'));
+    assert.ok(!md.includes('### Local folders'));
   });
 
   it('writes two valid PNG bar charts', () => {
@@ -344,8 +396,8 @@ describe('export: dataset card', () => {
 });
 
 describe('export: verifier', () => {
-  const T1 = 'ds000001/sub-01/anat/sub-01_T1w.nii.gz';
-  const T2 = 'ds000002/sub-03/anat/sub-03_T2w.nii.gz';
+  const T1 = 'OpenMind/ds000001/sub-01/anat/sub-01_T1w.nii.gz';
+  const T2 = 'OpenMind/ds000002/sub-03/anat/sub-03_T2w.nii.gz';
 
   async function pair(tag: string): Promise<[string, string]> {
     const a = tmpDir(`${tag}-a`);
@@ -363,7 +415,8 @@ describe('export: verifier', () => {
     assert.deepEqual(sa.problems, []);
     assert.deepEqual(sa.csvRows?.map((r) => r.unique_id), ROWS.map((r) => String(r.unique_id)).sort());
     assert.equal(sa.parquetRows?.length, ROWS.length);
-    assert.ok(sa.files.some((f) => f.path === T1 && f.size === `bytes of ${T1}`.length && /^[0-9a-f]{64}$/.test(f.sha256)));
+    assert.equal(sa.layout, 'openmind');
+    assert.ok(sa.files.some((f) => f.path === T1 && f.size === `bytes of ${T1.slice(IMAGES_DIR.length + 1)}`.length && /^[0-9a-f]{64}$/.test(f.sha256)));
     assert.ok(sa.files.some((f) => f.path === PRETRAIN_FILE), 'pretrain_data.json compared with its root normalised');
   });
 
@@ -373,7 +426,7 @@ describe('export: verifier', () => {
     const { identical, differences } = diffSnapshots(await snapshotExport(a), await snapshotExport(b));
     assert.equal(identical, false);
     assert.equal(differences.length, 1);
-    assert.match(differences[0], new RegExp(`^changed file: ${T1} \\(size ${`bytes of ${T1}`.length} -> 11, sha256 [0-9a-f]{12} -> [0-9a-f]{12}\\)$`));
+    assert.match(differences[0], new RegExp(`^changed file: ${T1} \\(size ${`bytes of ${T1.slice(IMAGES_DIR.length + 1)}`.length} -> 11, sha256 [0-9a-f]{12} -> [0-9a-f]{12}\\)$`));
   });
 
   it('reports a missing file (and the table row that points at it)', async () => {
@@ -397,14 +450,18 @@ describe('export: verifier', () => {
 
   it('reports an orphan mask folder and an image missing from the table', async () => {
     const [a, b] = await pair('orphan');
-    writeFile(b, 'ds000002/sub-03/anat/sub-03_PDw__Data/deface_mask.nii.gz', 'mask');
-    writeFile(b, 'ds000002/sub-03/anat/sub-03_FLAIR.nii.gz', 'image');
+    writeFile(b, 'OpenMind/ds000002/sub-03/anat/sub-03_PDw__Data/deface_mask.nii.gz', 'mask');
+    writeFile(b, 'OpenMind/ds000002/sub-03/anat/sub-03_FLAIR.nii.gz', 'image');
+    // An image outside OpenMind/ (e.g. left from the old flat layout) is not in the table either.
+    writeFile(b, 'ds000002/sub-03/anat/sub-03_T2w.nii.gz', 'image');
     const { differences } = diffSnapshots(await snapshotExport(a), await snapshotExport(b));
     assert.deepEqual(differences, [
-      'extra file: ds000002/sub-03/anat/sub-03_FLAIR.nii.gz',
-      'extra file: ds000002/sub-03/anat/sub-03_PDw__Data/deface_mask.nii.gz',
-      '[b] orphan mask folder ds000002/sub-03/anat/sub-03_PDw__Data (no image ds000002/sub-03/anat/sub-03_PDw.nii.gz)',
-      '[b] image not in the table: ds000002/sub-03/anat/sub-03_FLAIR.nii.gz',
+      'extra file: OpenMind/ds000002/sub-03/anat/sub-03_FLAIR.nii.gz',
+      'extra file: OpenMind/ds000002/sub-03/anat/sub-03_PDw__Data/deface_mask.nii.gz',
+      'extra file: ds000002/sub-03/anat/sub-03_T2w.nii.gz',
+      '[b] orphan mask folder OpenMind/ds000002/sub-03/anat/sub-03_PDw__Data (no image OpenMind/ds000002/sub-03/anat/sub-03_PDw.nii.gz)',
+      '[b] image not in the table: OpenMind/ds000002/sub-03/anat/sub-03_FLAIR.nii.gz',
+      '[b] image not in the table: ds000002/sub-03/anat/sub-03_T2w.nii.gz',
     ]);
   });
 
@@ -424,7 +481,7 @@ describe('export: verifier', () => {
     const { differences } = diffSnapshots(await snapshotExport(a), await snapshotExport(b));
     assert.equal(differences.length, 3);
     assert.match(differences[0], /^changed file: openneuro_metadata\.csv /);
-    assert.equal(differences[1], 'changed row ds000001:sub-01/anat/sub-01_FLAIR: age "25" -> "26"; sex "female" -> "male"');
+    assert.equal(differences[1], 'changed row ds000001:sub-01/anat/sub-01_FLAIR: age "25.0" -> "26.0"; sex "female" -> "male"');
     assert.equal(differences[2], '[b] openneuro_metadata.parquet row ds000001:sub-01/anat/sub-01_FLAIR differs from openneuro_metadata.csv in age, sex');
   });
 });

@@ -82,15 +82,52 @@ async function expandSources(sources: CrawlSource[], acts: ReturnType<typeof act
   const jobs: DatasetJob[] = [];
   for (const s of sources) {
     if (s.kind === 'local') {
-      const source: DatasetSource = { kind: 'local', path: s.path, datasetId: s.datasetId };
+      const source: DatasetSource = { kind: 'local', path: s.path, datasetId: s.datasetId, ...(s.allowedRoots ? { allowedRoots: s.allowedRoots } : {}) };
       jobs.push({ datasetId: datasetIdOf({ source, datasetId: s.datasetId }), source });
     } else {
       const ids = s.datasets === 'all' ? await acts.io.listOpenNeuroDatasets({ endpoint: s.endpoint }) : s.datasets;
       for (const id of ids) jobs.push({ datasetId: id, source: { kind: 'openneuro', datasetId: id, endpoint: s.endpoint, include: s.include, exclude: s.exclude } });
     }
   }
-  const seen = new Set<string>();
-  return jobs.filter((j) => (seen.has(j.datasetId) ? false : (seen.add(j.datasetId), true)));
+  return uniqueJobs(jobs);
+}
+
+/**
+ * The same source twice is one job. Two different local folders whose names give the same id (say
+ * `My DS` and `my-ds`) stay two datasets: the later one's id gets a suffix from its path.
+ */
+export function uniqueJobs(jobs: DatasetJob[]): DatasetJob[] {
+  const byId = new Map<string, DatasetJob>();
+  const out: DatasetJob[] = [];
+  for (const job of jobs) {
+    const first = byId.get(job.datasetId);
+    if (!first) {
+      byId.set(job.datasetId, job);
+      out.push(job);
+      continue;
+    }
+    if (sourceKey(first.source) === sourceKey(job.source) || job.source.kind !== 'local' || job.source.datasetId) continue;
+    const datasetId = `${job.datasetId}-${shortHash(job.source.path)}`;
+    if (byId.has(datasetId)) continue;
+    const renamed = { ...job, datasetId, source: { ...job.source, datasetId } };
+    byId.set(datasetId, renamed);
+    out.push(renamed);
+  }
+  return out;
+}
+
+function sourceKey(s: DatasetSource): string {
+  return s.kind === 'local' ? `local:${s.path.replace(/\/+$/, '')}` : `openneuro:${s.datasetId}`;
+}
+
+/** FNV-1a of a string as 6 hex digits (deterministic, no crypto in workflow code). */
+function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0').slice(0, 6);
 }
 
 async function runDataset(job: DatasetJob, crawlId: string, opts: CrawlInput['options'] & object): Promise<DatasetOutcome> {

@@ -14,15 +14,7 @@ import { derivedFilesWhere } from '../../db/repositories/derived-files.js';
 import { repoRoot } from '../../services/config.js';
 import { seededRandom } from '../../lib/random.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+export { freePort } from '../../services/temporal.js';
 
 /** A UI port beside a dev server's frontend port (the dev server always opens one). */
 export function uiPortNear(port: number): number {

@@ -1,4 +1,4 @@
-// `openmind rate [--host h] [--port p]`: serve the two-rater web tool; `openmind raters add <name>`.
+// `openmind rate [--host h] [--port p]`: serve the two-rater web tool; `openmind raters add [--admin] [--rotate] <name>`.
 import type { DB } from '../../db/database.js';
 import { addRater, startRatingServer, type RatingRecord, type RatingServer } from '../../services/rating/index.js';
 import { untilSignal } from '../signals.js';
@@ -31,11 +31,16 @@ export async function runRate(opts: RateCommandOptions): Promise<RatingServer> {
   return server;
 }
 
-/** Create a rater and print their token once (only its hash is stored). */
-export async function runRatersAdd(db: DB, name: string, opts: { rotate?: boolean; print?: (text: string) => void } = {}): Promise<string> {
+/**
+ * Create a rater and print their token once (only its hash is stored). `rotate`: replace an
+ * existing rater's token (sessions opened with the old one end). `admin`: the rater may also
+ * export every rater's ratings (GET /api/ratings/export?all=1) with this token.
+ */
+export async function runRatersAdd(db: DB, name: string, opts: { rotate?: boolean; admin?: boolean; print?: (text: string) => void } = {}): Promise<string> {
   const print = opts.print ?? ((t: string) => process.stdout.write(t + '\n'));
-  const token = await addRater(db, name, { rotate: opts.rotate });
-  print(`rater ${name.trim()}: token ${token}`);
+  const token = await addRater(db, name, { rotate: opts.rotate, admin: opts.admin });
+  print(`rater ${name.trim()}${opts.admin ? ' (admin)' : ''}: token ${token}`);
   print('give this token to the rater; it is not shown again (only its hash is kept)');
+  if (opts.rotate) print('the old token no longer works, and sessions opened with it are ended');
   return token;
 }

@@ -137,7 +137,11 @@ export async function ratingTarget(db: DB, ratingId: number) {
 }
 
 export async function ratingWithSubmission(db: DB, submissionId: string) {
-  return db.selectFrom('ratings').select(['id', 'rater_id']).where('submission_id', '=', submissionId).executeTakeFirst();
+  return db
+    .selectFrom('ratings')
+    .select(['id', 'rater_id', 'dataset_id', 'modality', 'content_hash'])
+    .where('submission_id', '=', submissionId)
+    .executeTakeFirst();
 }
 
 /** A rater's latest version of a dataset × modality. */
@@ -191,8 +195,10 @@ export async function currentRatings(db: DB, datasetId: string, modality: string
     .sort((a, b) => a.firstRatedAt.localeCompare(b.firstRatedAt) || a.rater.localeCompare(b.rater));
 }
 
-/** All rating versions, ordered by dataset, modality, rater, version. */
-export async function allRatings(db: DB): Promise<RatingRecord[]> {
-  const rows = await ratingsQuery(db).orderBy('ratings.dataset_id').orderBy('ratings.modality').orderBy('raters.name').orderBy('ratings.version').execute();
+/** All rating versions (`raterId`: only that rater's), ordered by dataset, modality, rater, version. */
+export async function allRatings(db: DB, opts: { raterId?: number } = {}): Promise<RatingRecord[]> {
+  const rows = await ratingsQuery(db)
+    .$if(opts.raterId !== undefined, (q) => q.where('ratings.rater_id', '=', opts.raterId!))
+    .orderBy('ratings.dataset_id').orderBy('ratings.modality').orderBy('raters.name').orderBy('ratings.version').execute();
   return rows.map((r) => recordOf(r as RatingRow));
 }

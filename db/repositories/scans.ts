@@ -78,13 +78,14 @@ export async function countScansOf(db: DB, datasetId: string): Promise<number> {
   return Number(r.n);
 }
 
-/** A page of a dataset's acquired scans (not derived maps), in id order. */
+/** A page of a dataset's acquired scans (not derived maps, not files the listing refused), in id order. */
 export async function scanPage(db: DB, datasetId: string, page: { after?: string; limit: number }) {
   return db
     .selectFrom('scans')
     .select(['id', 'dataset_id', 'path', 'kind', 'modality'])
     .where('dataset_id', '=', datasetId)
     .where('derived_from', 'is', null)
+    .where((eb) => eb.or([eb('failure_step', 'is', null), eb('failure_step', '!=', 'ingestDataset')]))
     .$if(!!page.after, (q) => q.where('id', '>', page.after!))
     .orderBy('id')
     .limit(page.limit)

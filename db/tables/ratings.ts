@@ -32,6 +32,7 @@ export interface RatingsTable {
   images_shown: Json;
   /** sha256 of score + artifacts + comment: the same content submitted twice is refused. */
   content_hash: string;
+  /** 'web': rated on the page; 'import': a correction imported by the rater (stored at server time as their next version). */
   source: 'web' | 'import';
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }

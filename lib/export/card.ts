@@ -1,11 +1,15 @@
 // The dataset card: README.md with what the export holds (images per modality, participants,
-// datasets, field strengths), the filters that chose it, two participant charts, and the licence
-// and attribution of every source dataset. Deterministic (no dates), so two identical exports match.
+// datasets, field strengths), how to point nnssl at it, the filters that chose it, two participant
+// charts, and the licence and attribution of every source dataset — OpenNeuro datasets with their
+// links, local folders with their path. Deterministic (no dates), so two identical exports match.
+//
+// Every piece of text that comes from a source (names, authors, licences, paths) goes through text(),
+// the one place to extend escaping.
 import path from 'node:path';
 import { writeFileAtomic } from '../files.js';
 import { describeFilters, isDerivedRow, type ExportFilters } from './filters.js';
 import { ageHistogram, chartPng, participantKey, sexHistogram } from './plots.js';
-import type { OpenMindRow } from './table.js';
+import { CSV_FILE, IMAGES_DIR, ROOT_VARIABLE, type ExportLayout, type OpenMindRow } from './table.js';
 
 export const README_FILE = 'README.md';
 export const AGE_PLOT_FILE = 'age_histogram.png';
@@ -13,6 +17,10 @@ export const SEX_PLOT_FILE = 'sex_histogram.png';
 
 export interface SourceDataset {
   datasetId: string;
+  /** Where the pipeline got it: 'openneuro' (linked) or 'local' (a folder; no link). Default 'openneuro'. */
+  sourceKind?: 'openneuro' | 'local';
+  /** The local folder a 'local' dataset was read from. */
+  localPath?: string;
   name?: string;
   license?: string;
   authors?: string[];
@@ -25,6 +33,8 @@ export interface DatasetCardOptions {
   /** The filters that chose these rows (shown in the card; nothing set = everything). */
   filters?: ExportFilters;
   title?: string;
+  /** Where the images are: 'openmind' (default, under OpenMind/) or 'flat' (the pipeline's working export). */
+  layout?: ExportLayout;
 }
 
 export interface DatasetCardFiles {
@@ -50,13 +60,27 @@ function fieldStrengthOf(row: OpenMindRow): number | null {
   return Number.isFinite(n) ? Math.round(n * 10) / 10 : null;
 }
 
-/** A Markdown table cell: no pipes or line breaks. */
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\s*[\r\n]+\s*/g, ' ');
+/** Text from a source (a name, an author, a path) made safe for a Markdown table cell: no pipes or line breaks. */
+export function text(raw: string): string {
+  return raw.replace(/\|/g, '\\|').replace(/\s*[\r\n]+\s*/g, ' ');
 }
 
+/** Inline code (a path): backticks inside are replaced, so the span cannot end early. */
+function code(raw: string): string {
+  return `\`${text(raw).replace(/`/g, "'")}\``;
+}
+
+/** A Markdown table; cells are Markdown already (pass source text through text()). */
 function table(header: string[], body: string[][]): string[] {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function isLocal(s: SourceDataset): boolean {
+  return s.sourceKind === 'local';
 }
 
 function openNeuroUrl(s: SourceDataset): string {
@@ -65,7 +89,7 @@ function openNeuroUrl(s: SourceDataset): string {
 
 function doiLink(doi: string): string {
   const url = /^https?:\/\//.test(doi) ? doi : `https://doi.org/${doi.replace(/^doi:/i, '')}`;
-  return `[${doi}](${url})`;
+  return `[${text(doi)}](${url.replace(/[()\s]/g, encodeURIComponent)})`;
 }
 
 function fieldStrengthTable(rows: OpenMindRow[]): string[] {
@@ -75,38 +99,84 @@ function fieldStrengthTable(rows: OpenMindRow[]): string[] {
   return table(['Field strength', 'Images'], keys.map((k) => [k === null ? 'unknown' : `${k} T`, String(counts.get(k))]));
 }
 
-function sourcesTable(rows: OpenMindRow[], sources: SourceDataset[]): string[] {
+/** Every dataset of the rows with what is known about it, sorted by id. */
+function sourcesOf(rows: OpenMindRow[], sources: SourceDataset[]): { source: SourceDataset; images: number }[] {
   const byId = new Map(sources.map((s) => [s.datasetId, s]));
-  const body = countBy(rows, datasetOf)
+  return countBy(rows, datasetOf)
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([id, images]) => {
-      const s = byId.get(id) ?? { datasetId: id };
-      return [
-        `[${id}](${openNeuroUrl(s)})`,
-        s.name ?? '',
-        s.version ?? '',
-        s.license ?? 'unknown (see the dataset on OpenNeuro)',
-        s.authors?.length ? s.authors.join(', ') : '',
-        s.doi ? doiLink(s.doi) : '',
-        String(images),
-      ];
-    });
-  return table(['Dataset', 'Name', 'Version', 'Licence', 'Authors', 'DOI', 'Images'], body);
+    .map(([id, images]) => ({ source: byId.get(id) ?? { datasetId: id }, images }));
+}
+
+function attribution(s: SourceDataset): string[] {
+  return [s.name ? text(s.name) : '', s.authors?.length ? text(s.authors.join(', ')) : '', s.doi ? doiLink(s.doi) : ''];
+}
+
+function openNeuroTable(list: { source: SourceDataset; images: number }[]): string[] {
+  return table(
+    ['Dataset', 'Name', 'Authors', 'DOI', 'Version', 'Licence', 'Images'],
+    list.map(({ source: s, images }) => {
+      const [name, authors, doi] = attribution(s);
+      return [`[${text(s.datasetId)}](${openNeuroUrl(s)})`, name, authors, doi, s.version ? text(s.version) : '', s.license ? text(s.license) : 'unknown (see the dataset on OpenNeuro)', String(images)];
+    }),
+  );
+}
+
+function localTable(list: { source: SourceDataset; images: number }[]): string[] {
+  return table(
+    ['Dataset', 'Folder', 'Name', 'Authors', 'DOI', 'Licence', 'Images'],
+    list.map(({ source: s, images }) => {
+      const [name, authors, doi] = attribution(s);
+      return [text(s.datasetId), s.localPath ? code(s.localPath) : '', name, authors, doi, s.license ? text(s.license) : 'unknown (see its dataset_description.json)', String(images)];
+    }),
+  );
+}
+
+/** "2 OpenNeuro datasets and 1 local folder", "1 OpenNeuro dataset", "3 local folders". */
+function sourceSummary(openNeuro: number, local: number): string {
+  const parts = [...(openNeuro ? [plural(openNeuro, 'OpenNeuro dataset', 'OpenNeuro datasets')] : []), ...(local ? [plural(local, 'local folder', 'local folders')] : [])];
+  return parts.length ? parts.join(' and ') : '0 datasets';
+}
+
+function layoutLines(layout: ExportLayout): string[] {
+  const where = layout === 'openmind' ? `\`${IMAGES_DIR}/<dataset>/sub-*/[ses-*/]<datatype>/\`` : '`<dataset>/sub-*/[ses-*/]<datatype>/`';
+  const lines = [
+    `The layout of OpenMind's download: \`${CSV_FILE}\` (also as \`openneuro_metadata.parquet\`), \`pretrain_data.json\` and this card at the top, ` +
+      `the images under ${where}, each with a \`<image>__Data/\` folder holding its anonymization (\`deface_mask.nii.gz\`) and anatomy (\`fb_mask.nii.gz\`) masks. ` +
+      `The table's \`image_path\`, \`anat_mask_path\` and \`anon_mask_path\` are relative to ${layout === 'openmind' ? `\`${IMAGES_DIR}/\`` : 'this folder'}.`,
+    '',
+    '## Using it with nnssl',
+    '',
+    `Paths in \`pretrain_data.json\` start with \`$${ROOT_VARIABLE}/\`; nnssl replaces that with the environment variable \`${ROOT_VARIABLE}\`, so set it to this folder (wherever it was copied or mounted): \`export ${ROOT_VARIABLE}=/path/to/this/folder\`.`,
+  ];
+  if (layout === 'openmind') {
+    lines.push(`nnssl's own converter (\`Dataset001_OpenMind.py --openmind_root_dir <this folder>\`) builds the same collection from \`${CSV_FILE}\`.`);
+  } else {
+    lines.push(`This is the pipeline's working export (images directly in this folder). \`openmind export --out DIR\` writes the OpenMind layout (images under \`${IMAGES_DIR}/\`) that nnssl's converter reads.`);
+  }
+  lines.push(
+    '',
+    'An image that no two raters have scored yet has an empty `image_quality_score` in the table and `NaN` in `pretrain_data.json` ' +
+      "(what nnssl's converter writes; Python's `json.load` reads it as `nan`, strict JSON parsers do not), so nnssl's `OpenMindIQSFilter` excludes it at every threshold.",
+    '',
+    '`age` is in years (a number); an age known only as a range or bin (`20-25`, `80+`) leaves `age` empty and is in `age_range`.',
+  );
+  return lines;
 }
 
 /** The README text for these rows (pure; writeDatasetCard writes it with the plots). */
 export function datasetCardMarkdown(rows: OpenMindRow[], opts: DatasetCardOptions): string {
   const participants = new Set(rows.map(participantKey).filter((k): k is string => k !== null));
-  const datasets = new Set(rows.map(datasetOf));
+  const all = sourcesOf(rows, opts.sources);
+  const openNeuro = all.filter((d) => !isLocal(d.source));
+  const local = all.filter((d) => isLocal(d.source));
   const derived = rows.filter(isDerivedRow).length;
   const filters = describeFilters(opts.filters ?? {});
   const lines = [
-    `# ${opts.title ?? 'OpenMind export'}`,
+    `# ${text(opts.title ?? 'OpenMind export')}`,
     '',
-    `${rows.length} 3D brain-MRI images of ${participants.size} participants from ${datasets.size} OpenNeuro datasets, ` +
-      'in the OpenMind layout: images under `<dataset>/sub-*/[ses-*/]<datatype>/`, each with a `<image>__Data/` folder ' +
-      'holding its anonymization (`deface_mask.nii.gz`) and anatomy (`fb_mask.nii.gz`) masks. ' +
-      'The metadata table is `openneuro_metadata.csv` (also as `openneuro_metadata.parquet`); `pretrain_data.json` describes the same images for nnssl.',
+    `${plural(rows.length, '3D brain-MRI image', '3D brain-MRI images')} of ${plural(participants.size, 'participant', 'participants')} from ${sourceSummary(openNeuro.length, local.length)}.`,
+    '',
+    ...layoutLines(opts.layout ?? 'openmind'),
     '',
     '## Images per modality',
     '',
@@ -132,10 +202,10 @@ export function datasetCardMarkdown(rows: OpenMindRow[], opts: DatasetCardOption
     '',
     '## Sources, licences and attribution',
     '',
-    'Every image keeps the licence of the OpenNeuro dataset it comes from. When you use this data, cite each source dataset below and follow its licence.',
+    'Every image keeps the licence of the dataset it comes from. When you use this data, cite each source dataset below and follow its licence.',
     '',
-    ...sourcesTable(rows, opts.sources),
-    '',
+    ...(openNeuro.length ? ['### OpenNeuro datasets', '', ...openNeuroTable(openNeuro), ''] : []),
+    ...(local.length ? ['### Local folders', '', 'Read from folders on the machine that ran the pipeline; they have no OpenNeuro page.', '', ...localTable(local), ''] : []),
   ];
   return lines.join('\n');
 }

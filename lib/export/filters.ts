@@ -61,6 +61,11 @@ export function ageInterval(v: unknown): [number, number] | null {
   return null;
 }
 
+/** A row's age as an interval: its `age` in years, else its `age_range` ("20-25", "80+"). */
+export function rowAgeInterval(row: OpenMindRow): [number, number] | null {
+  return ageInterval(row.age) ?? ageInterval(row.age_range);
+}
+
 function inList(value: unknown, allowed: string[]): boolean {
   const v = cellText(value).toLowerCase();
   return allowed.some((a) => a.trim().toLowerCase() === v);
@@ -72,7 +77,7 @@ function matchesQuality(row: OpenMindRow, max: number): boolean {
 }
 
 function matchesAge(row: OpenMindRow, min: number | undefined, max: number | undefined): boolean {
-  const age = ageInterval(row.age);
+  const age = rowAgeInterval(row);
   if (!age) return false;
   return age[1] >= (min ?? -Infinity) && age[0] <= (max ?? Infinity);
 }

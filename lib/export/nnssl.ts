@@ -15,15 +15,21 @@
 //  - src/nnssl/data/nnsslFilter (OpenMindIQSFilter): looks every image's (dataset, modality,
 //    image_info.derived_from or None) up in dataset_info.image_quality_score.
 //  - The converter writes the file with save_json(indent=4, sort_keys=True); writePretrainData does too.
+//    Python's json.dump writes a missing score (pandas' NaN) as the bare token `NaN`, which json.loads
+//    reads back as float('nan'); `nan <= threshold` is False, so OpenMindIQSFilter drops unrated images
+//    without crashing (a null would make it raise TypeError). We write `NaN` there too — not strict JSON,
+//    but what nnssl's own conversion writes and reads; parsePretrainData reads it in JavaScript.
 //
-// Differences by design: nnssl reads images from `<root>/OpenMind/<image_path>`; our export keeps them
-// directly under the export root, so exportRoot is the folder the table's paths are relative to. nnssl
-// groups scores by `unique_id[:8]`; ours use ids like `ds000001:sub-01/anat/...`, so the dataset is taken
-// from the image path's first part (the same thing for OpenNeuro's 8-character ids).
+// Paths: nnssl's converter reads images from `<root>/OpenMind/<image_path>`; we write them as
+// `$openmind/OpenMind/<image_path>` (ROOT_VARIABLE; the flat working export has no `OpenMind/` part), so
+// the export can be moved or mounted anywhere: set the variable to its root. nnssl groups scores by
+// `unique_id[:8]`; ours use ids like `ds000001:sub-01/anat/...`, so the dataset is taken from the image
+// path's first part (the same thing for OpenNeuro's 8-character ids; the converter only agrees on
+// datasets whose id has 8 characters).
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files.js';
-import type { OpenMindColumn, OpenMindRow } from './table.js';
+import { csvCell, imagesDirOf, normaliseRow, ROOT_VARIABLE, type ExportLayout, type OpenMindColumn, type OpenMindRow } from './table.js';
 
 export const PRETRAIN_FILE = 'pretrain_data.json';
 export const DEFAULT_SESSION = 'ses-DEFAULT';
@@ -66,6 +72,7 @@ export interface SubjectJson {
 export interface QualityScoreEntry {
   modality: string;
   derived_from: string | null;
+  /** null while unrated; written to the file as NaN (see above). */
   image_quality_score: number | null;
 }
 export interface DatasetJson {
@@ -84,14 +91,16 @@ export interface PretrainOptions {
   /** nnssl's collection name (it names preprocessed output folders). Default 'Dataset001_OpenMind'. */
   collectionName?: string;
   collectionIndex?: number | string;
-  /** Absolute folder that the table's image and mask paths are relative to (the export root). */
-  exportRoot: string;
+  /** 'openmind' (default): images under `<root>/OpenMind/`; 'flat': directly under the root. */
+  layout?: ExportLayout;
   /**
-   * Write paths as `$<variable>/...` instead of absolute ones, so the file survives moving the data:
-   * nnssl replaces the `$<variable>` segment with that environment variable at load time.
-   * `dir` (default exportRoot) is the folder the variable will point at.
+   * Paths start with `$<variable>/` (default ROOT_VARIABLE, 'openmind'), the variable naming the export's
+   * root: nnssl replaces that segment with the environment variable at load time, so the file survives
+   * moving the data. null: absolute paths under exportRoot.
    */
-  relativeTo?: { variable: string; dir?: string };
+  variable?: string | null;
+  /** The export's root (absolute); needed only for absolute paths (variable: null). */
+  exportRoot?: string;
 }
 
 export class PretrainDataError extends Error {
@@ -147,6 +156,11 @@ function infoDict(row: OpenMindRow, keys: readonly OpenMindColumn[], kinds: Map<
   return info;
 }
 
+/** A cell as the CSV writes it, so types are inferred from exactly what pandas reads. */
+function csvText(row: OpenMindRow, column: OpenMindColumn): string {
+  return csvCell(column, row[column]);
+}
+
 function textCell(v: unknown): string {
   return isMissing(v) ? '' : String(v);
 }
@@ -164,14 +178,12 @@ export function imagePlace(imagePath: string, derived: boolean): { datasetId: st
   return { datasetId: parts[0], subjectId: parts[1], sessionId, name };
 }
 
-/** Absolute path, or `$VAR/...` when it lies under the folder the variable names. */
+/** `$<variable>/[OpenMind/]<rel>`, or the absolute path under exportRoot when there is no variable. */
 function outputPath(rel: string, opts: PretrainOptions): string {
-  const abs = path.join(opts.exportRoot, rel);
-  if (!opts.relativeTo) return abs;
-  const base = path.resolve(opts.relativeTo.dir ?? opts.exportRoot);
-  if (abs === base) return `$${opts.relativeTo.variable}`;
-  if (abs.startsWith(base + path.sep)) return `$${opts.relativeTo.variable}/${abs.slice(base.length + 1).split(path.sep).join('/')}`;
-  return abs;
+  const inRoot = [imagesDirOf(opts.layout ?? 'openmind'), rel].filter(Boolean).join('/');
+  const variable = opts.variable === undefined ? ROOT_VARIABLE : opts.variable;
+  if (variable !== null) return `$${variable}/${inRoot}`;
+  return path.join(opts.exportRoot!, inRoot);
 }
 
 function maskPath(rel: unknown, opts: PretrainOptions): string | null {
@@ -210,9 +222,17 @@ function qualityScores(rows: OpenMindRow[], kinds: Map<OpenMindColumn, ColumnKin
   return out;
 }
 
-/** The pretrain_data.json structure nnssl's OpenMind converter builds from the same table. */
-export function buildPretrainData(rows: OpenMindRow[], opts: PretrainOptions): PretrainData {
-  if (!path.isAbsolute(opts.exportRoot)) throw new PretrainDataError(`exportRoot must be absolute, got ${JSON.stringify(opts.exportRoot)}`);
+/**
+ * The pretrain_data.json structure nnssl's OpenMind converter builds from the same table (as written by
+ * toCsv: the cells are read as the CSV text pandas sees).
+ */
+export function buildPretrainData(tableRows: OpenMindRow[], opts: PretrainOptions = {}): PretrainData {
+  const variable = opts.variable === undefined ? ROOT_VARIABLE : opts.variable;
+  if (variable === null && !(opts.exportRoot && path.isAbsolute(opts.exportRoot))) {
+    throw new PretrainDataError(`absolute paths need an absolute exportRoot, got ${JSON.stringify(opts.exportRoot)}`);
+  }
+  if (variable !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new PretrainDataError(`not an environment variable name: ${JSON.stringify(variable)}`);
+  const rows: OpenMindRow[] = tableRows.map(normaliseRow).map((r) => Object.fromEntries(Object.keys(r).map((c) => [c, csvText(r, c as OpenMindColumn)])));
   const kinds = new Map<OpenMindColumn, ColumnKind>([...SUBJECT_INFO_KEYS, ...IMAGE_INFO_KEYS].map((c) => [c, columnKind(rows, c)]));
   const data: PretrainData = {
     collection_index: opts.collectionIndex ?? DEFAULT_COLLECTION_INDEX,
@@ -256,9 +276,25 @@ function sortKeysDeep(value: unknown): unknown {
   return value;
 }
 
-/** The file text: keys sorted, 4-space indent, ASCII-only — the layout nnssl's save_json produces. */
+/** Stands for an unrated score while stringifying; replaced by the bare token NaN. */
+const NAN_MARK = '@@openmind:NaN@@';
+const SCORE_KEY = 'image_quality_score';
+
+/**
+ * The file text: keys sorted, 4-space indent, ASCII-only, and an unrated score as `NaN` — what nnssl's
+ * converter writes with save_json (Python's json.dump) from a CSV with empty scores.
+ */
 export function formatPretrainData(data: PretrainData): string {
-  return asciiJson(JSON.stringify(sortKeysDeep(data), null, 4));
+  const text = JSON.stringify(sortKeysDeep(data), (key, value) => (key === SCORE_KEY && (value === null || (typeof value === 'number' && Number.isNaN(value))) ? NAN_MARK : value), 4);
+  return asciiJson(text.split(`"${SCORE_KEY}": "${NAN_MARK}"`).join(`"${SCORE_KEY}": NaN`));
+}
+
+/**
+ * Read pretrain_data.json text in JavaScript: JSON.parse, with the `NaN` of an unrated score read as
+ * null. (Python's json.loads reads that NaN as float('nan') itself.)
+ */
+export function parsePretrainData(text: string): PretrainData {
+  return JSON.parse(text.split(`"${SCORE_KEY}": NaN`).join(`"${SCORE_KEY}": null`)) as PretrainData;
 }
 
 /** Write pretrain_data.json atomically (temp + rename). */
@@ -385,8 +421,9 @@ function checkQualityScores(info: Record<string, unknown>, images: ImageJson[], 
     checkKeys(e, at, ['modality', 'derived_from', 'image_quality_score'], [], true, problems);
     if (typeof e.modality !== 'string') problems.push(`${at}.modality: must be a string`);
     if (e.derived_from !== null && typeof e.derived_from !== 'string') problems.push(`${at}.derived_from: must be a string or null`);
-    if (e.image_quality_score !== null && !(typeof e.image_quality_score === 'number' && Number.isFinite(e.image_quality_score))) {
-      problems.push(`${at}.image_quality_score: must be a number or null`);
+    // null (or NaN, as Python reads the file) = unrated: nnssl's IQS filter excludes it.
+    if (e.image_quality_score !== null && typeof e.image_quality_score !== 'number') {
+      problems.push(`${at}.image_quality_score: must be a number, or null/NaN while unrated`);
     }
     known.add(JSON.stringify([e.modality, e.derived_from ?? null]));
   });

@@ -1,7 +1,7 @@
 // Small bar charts for the dataset card, drawn into an RGB buffer with a built-in 5x7 bitmap font
 // and encoded with the project's PNG codec: no canvas or font libraries needed.
 import { createRgbImage, encodePng, type RgbImage } from '../png.js';
-import { ageInterval } from './filters.js';
+import { rowAgeInterval } from './filters.js';
 import type { OpenMindRow } from './table.js';
 
 type Rgb = [number, number, number];
@@ -156,9 +156,9 @@ function firstValuePerParticipant(rows: OpenMindRow[], read: (r: OpenMindRow) =>
   return [...byParticipant.values()];
 }
 
-/** One age in years for an age cell: the value itself, a range's midpoint, or an open range's bound. */
-function representativeAge(v: unknown): number | null {
-  const a = ageInterval(v);
+/** One age in years for a row: its age, else its age range's midpoint, or an open range's bound. */
+function representativeAge(row: OpenMindRow): number | null {
+  const a = rowAgeInterval(row);
   if (!a) return null;
   if (Number.isFinite(a[0]) && Number.isFinite(a[1])) return (a[0] + a[1]) / 2;
   return Number.isFinite(a[0]) ? a[0] : Number.isFinite(a[1]) ? a[1] : null;
@@ -169,7 +169,7 @@ const AGE_TOP_BIN = 90;
 
 /** Participants per decade of age ("0-9", ..., "90+"), plus "N/A" when some ages are unknown. */
 export function ageHistogram(rows: OpenMindRow[]): BarChart {
-  const ages = firstValuePerParticipant(rows, (r) => representativeAge(r.age));
+  const ages = firstValuePerParticipant(rows, (r) => representativeAge(r));
   const known = ages.filter((a): a is number => typeof a === 'number');
   const binOf = (a: number) => Math.min(AGE_TOP_BIN, Math.max(0, Math.floor(a / AGE_BIN) * AGE_BIN));
   const bars: Bar[] = [];

@@ -1,16 +1,18 @@
 // Compare two exports (the chaos checker's oracle): every file by hash, the metadata table row by row,
 // and each export's own integrity — duplicate unique_ids, mask folders without an image, images
 // missing from the table, table paths without a file, and a Parquet table that disagrees with the CSV.
+// Both layouts: images under `<root>/OpenMind/` (an `openmind export --out` export) or directly under the
+// root (the pipeline's working export); the table's paths are relative to the images folder either way.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { sha256, sha256File } from '../files.js';
 import { asciiJson, PRETRAIN_FILE } from './nnssl.js';
 import { PARQUET_FILE, parquetRow, type ParquetCell } from './parquet.js';
-import { OPENMIND_COLUMNS } from './table.js';
+import { CSV_FILE, IMAGES_DIR, imagesDirOf, OPENMIND_COLUMNS, type ExportLayout } from './table.js';
 import { parseCsv } from '../csv.js';
 
-export const CSV_FILE = 'openneuro_metadata.csv';
+export { CSV_FILE };
 const MASK_NAMES = new Set(['deface_mask.nii.gz', 'fb_mask.nii.gz']);
 const DATA_DIR_SUFFIX = '__Data';
 /** Stands for the export's own absolute path inside pretrain_data.json, so copies elsewhere compare equal. */
@@ -25,6 +27,8 @@ export interface FileEntry {
 
 export interface ExportSnapshot {
   root: string;
+  /** 'openmind' when the root has an OpenMind/ folder, else 'flat'. */
+  layout: ExportLayout;
   /** Every regular file, sorted by path. pretrain_data.json is hashed with the root replaced by ROOT_PLACEHOLDER. */
   files: FileEntry[];
   /** openneuro_metadata.csv rows sorted by unique_id (stable); null when there is no CSV. */
@@ -67,7 +71,7 @@ async function listDataDirs(root: string, rel = ''): Promise<string[]> {
   return out.sort();
 }
 
-/** pretrain_data.json holds absolute paths; hash it with this export's root replaced by a placeholder. */
+/** pretrain_data.json's paths start with $openmind/; older files held absolute ones: hash it with this export's root replaced by a placeholder. */
 async function hashPretrainData(root: string, file: string): Promise<{ sha256: string; size: number }> {
   const text = await fsp.readFile(file, 'utf8');
   const escapedRoot = asciiJson(JSON.stringify(path.resolve(root)).slice(1, -1));
@@ -141,13 +145,21 @@ function orphanProblems(dataDirs: string[], files: Set<string>): string[] {
     .map((dir) => `orphan mask folder ${dir} (no image ${imageOf(dir)})`);
 }
 
-function tableProblems(rows: Record<string, string>[], files: Set<string>): string[] {
+/** The export's layout: 'openmind' when it has an OpenMind/ folder. */
+export async function exportLayoutOf(root: string): Promise<ExportLayout> {
+  const stat = await fsp.stat(path.join(root, IMAGES_DIR)).catch(() => null);
+  return stat?.isDirectory() ? 'openmind' : 'flat';
+}
+
+/** Table paths are relative to the images folder; files are listed relative to the root. */
+function tableProblems(rows: Record<string, string>[], files: Set<string>, layout: ExportLayout): string[] {
   const problems: string[] = [];
-  const listed = new Set(rows.map((r) => r.image_path));
+  const prefix = imagesDirOf(layout) ? `${imagesDirOf(layout)}/` : '';
+  const listed = new Set(rows.map((r) => prefix + r.image_path));
   for (const f of files) if (isImageFile(f) && !listed.has(f)) problems.push(`image not in the table: ${f}`);
   for (const r of rows) {
     for (const column of ['image_path', 'anat_mask_path', 'anon_mask_path']) {
-      if (r[column] && !files.has(r[column])) problems.push(`row ${r.unique_id}: ${column} ${r[column]} does not exist`);
+      if (r[column] && !files.has(prefix + r[column])) problems.push(`row ${r.unique_id}: ${column} ${prefix}${r[column]} does not exist`);
     }
   }
   return problems;
@@ -172,6 +184,7 @@ function parquetProblems(csv: Record<string, string>[] | null, parquet: Record<s
 /** Everything the verifier compares about one export folder. */
 export async function snapshotExport(dir: string): Promise<ExportSnapshot> {
   const root = path.resolve(dir);
+  const layout = await exportLayoutOf(root);
   const paths = await listFiles(root);
   const files: FileEntry[] = [];
   for (const rel of paths) files.push(await fileEntry(root, rel)); // one at a time: images can be large
@@ -184,10 +197,10 @@ export async function snapshotExport(dir: string): Promise<ExportSnapshot> {
     ...(parquet.error ? [parquet.error] : []),
     ...duplicateIdProblems(csvRows ?? []),
     ...orphanProblems(await listDataDirs(root), fileSet),
-    ...tableProblems(csvRows ?? [], fileSet),
+    ...tableProblems(csvRows ?? [], fileSet, layout),
     ...parquetProblems(csvRows, parquetRows),
   ];
-  return { root, files, csvRows, parquetRows, problems };
+  return { root, layout, files, csvRows, parquetRows, problems };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -117,6 +117,7 @@ export function harmonizeDataset(files: DatasetTextFiles): HarmonizedDataset {
   }
 
   const participants = [...accs.values()].map(finishParticipant).sort((a, b) => a.participantId.localeCompare(b.participantId, undefined, { numeric: true }));
+  for (const r of files.refused?.() ?? []) issues.push({ file: r.file, reason: r.reason, message: r.message, severity: 'error' });
   return {
     datasetId: files.datasetId,
     participants,

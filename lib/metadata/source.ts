@@ -1,6 +1,6 @@
 // Where a dataset's text files come from: a BIDS folder, a skeleton .tar.gz, or an in-memory map.
 
-import { createReadStream, promises as fsp, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fstatSync, openSync, promises as fsp, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import type { DatasetTextFiles } from './types.js';
@@ -47,52 +47,102 @@ export function pathsFromListing(listing: string): string[] {
   return out;
 }
 
-/** Load a dataset from a folder (BIDS or extracted skeleton) or a skeleton `.tar.gz`. */
-export async function loadDatasetTextFiles(target: string): Promise<DatasetTextFiles> {
+/** Load a dataset from a folder (BIDS or extracted skeleton) or a skeleton `.tar.gz`. Links may point into `allowedRoots` too. */
+export async function loadDatasetTextFiles(target: string, opts: { allowedRoots?: string[] } = {}): Promise<DatasetTextFiles> {
   let stat;
   try {
     stat = await fsp.stat(target);
   } catch {
     throw new MetadataSourceError('source_not_found', `no such file or folder: ${target}`);
   }
-  if (stat.isDirectory()) return loadFolder(target);
+  if (stat.isDirectory()) return loadFolder(target, opts.allowedRoots ?? []);
   if (/\.(tar\.gz|tgz|tar)$/i.test(target)) return loadTar(target);
   throw new MetadataSourceError('source_unsupported', `not a folder or .tar.gz: ${target}`);
 }
 
-async function loadFolder(root: string): Promise<DatasetTextFiles> {
+async function loadFolder(root: string, allowedRoots: string[]): Promise<DatasetTextFiles> {
   const datasetId = path.basename(path.resolve(root));
+  const roots = [root, ...allowedRoots].map(realOrResolved);
+  const refusals: RefusedText[] = [];
+  const cache = new Map<string, string | undefined>();
+  const read = (p: string): string | undefined => {
+    if (!cache.has(p)) cache.set(p, readInputTextSync(path.join(root, ...p.split('/')), p, roots, refusals));
+    return cache.get(p);
+  };
   const walked = await walk(root);
-  const listingPath = path.join(root, LISTING_FILE);
   let paths = walked;
   if (walked.includes(LISTING_FILE)) {
-    const listed = pathsFromListing(await fsp.readFile(listingPath, 'utf8'));
+    const listing = readInputTextSync(path.join(root, LISTING_FILE), LISTING_FILE, roots, refusals, Infinity);
+    const listed = listing === undefined ? [] : pathsFromListing(listing);
     if (listed.length > 0) paths = [...new Set([...listed, ...walked.filter((p) => !SKELETON_ONLY.has(p))])];
   }
   paths.sort();
-  const cache = new Map<string, string | undefined>();
   const present = new Set(walked);
   return {
     datasetId,
     paths: () => paths,
-    readText(p) {
-      if (cache.has(p)) return cache.get(p);
-      let text: string | undefined;
-      if (present.has(p)) text = readSmallFileSync(path.join(root, ...p.split('/')));
-      cache.set(p, text);
-      return text;
-    },
+    readText: (p) => (present.has(p) ? read(p) : undefined),
+    refused: () => refusals,
   };
 }
 
-// Synchronous by design: readText is a synchronous interface used while harmonizing.
-function readSmallFileSync(file: string): string | undefined {
+/** A text file the folder reader would not read, and why. */
+export interface RefusedText {
+  file: string;
+  reason: 'outside_dataset' | 'not_regular_file' | 'too_large';
+  message: string;
+}
+
+function realOrResolved(p: string): string {
   try {
-    const st = statSync(file);
-    if (!st.isFile() || st.size > MAX_TEXT_BYTES) return undefined;
-    return readFileSync(file, 'utf8');
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/**
+ * A text file of the dataset, or undefined with the refusal recorded: only a regular file whose real
+ * path lies inside one of `roots`, at most `maxBytes`. Opened non-blocking (a named pipe never
+ * blocks) and checked on the open handle. Synchronous: readText is a synchronous interface.
+ */
+function readInputTextSync(file: string, rel: string, roots: string[], refusals: RefusedText[], maxBytes = MAX_TEXT_BYTES): string | undefined {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return undefined; // a broken link (annex content missing): nothing to read
+  }
+  if (!roots.some((r) => real === r || real.startsWith(r + path.sep))) {
+    refusals.push({ file: rel, reason: 'outside_dataset', message: `${rel} links to ${real}, outside the dataset; not read` });
+    return undefined;
+  }
+  let fd: number;
+  try {
+    fd = openSync(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch {
     return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      refusals.push({ file: rel, reason: 'not_regular_file', message: `${rel} is not a regular file; not read` });
+      return undefined;
+    }
+    if (st.size > maxBytes) {
+      refusals.push({ file: rel, reason: 'too_large', message: `${rel} holds ${st.size} bytes, over the ${maxBytes}-byte limit for metadata files; not read` });
+      return undefined;
+    }
+    const buf = Buffer.alloc(st.size);
+    let filled = 0;
+    while (filled < buf.length) {
+      const n = readSync(fd, buf, filled, buf.length - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return buf.subarray(0, filled).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -111,7 +161,8 @@ async function walk(root: string): Promise<string[]> {
       const childRel = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
         if (!SKIPPED_DIRS.has(e.name)) await visit(path.join(dir, e.name), childRel);
-      } else out.push(childRel); // files and symlinks (git-annex keeps images as links)
+      } else if (!e.isSymbolicLink() && !e.isFile()) continue; // pipes, sockets, devices: never read
+      else out.push(childRel); // files and symlinks (git-annex keeps images as links)
     }
   }
   await visit(root, '');

@@ -2,6 +2,7 @@
 // They never throw; problems become MetadataIssue records and whatever is usable is returned.
 
 import type { MetadataIssue } from './types.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../input-files.js';
 
 const BOM = '\uFEFF';
 
@@ -92,6 +93,11 @@ export function parseJsonObject(file: string, text: string | undefined, issues: 
     return undefined;
   }
   const body = stripBom(text);
+  const depth = jsonDepth(body);
+  if (depth > MAX_JSON_DEPTH) {
+    issues.push({ file, reason: 'too_deep', message: `JSON nests ${depth} levels deep, over the limit of ${MAX_JSON_DEPTH}; ignored`, severity: 'error' });
+    return undefined;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);

@@ -95,7 +95,11 @@ export type IssueReason =
   | 'missing_participant_id'
   | 'duplicate_participant'
   | 'participants_json_invalid'
-  | 'conflicting_values';
+  | 'conflicting_values'
+  | 'too_deep'
+  | 'outside_dataset'
+  | 'not_regular_file'
+  | 'too_large';
 
 export interface MetadataIssue {
   file: string;
@@ -155,4 +159,6 @@ export interface DatasetTextFiles {
   paths(): string[];
   /** Text of a file, or undefined when it is not available. */
   readText(p: string): string | undefined;
+  /** Files that were not read and why (outside the dataset, not a regular file, too large). */
+  refused?(): { file: string; reason: 'outside_dataset' | 'not_regular_file' | 'too_large'; message: string }[];
 }

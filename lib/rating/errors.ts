@@ -4,6 +4,7 @@ export type RatingErrorReason =
   | 'unauthenticated'
   | 'invalid_token'
   | 'token_required'
+  | 'admin_required'
   | 'csrf'
   | 'cross_site'
   | 'bad_host'
@@ -27,6 +28,7 @@ const STATUS: Record<RatingErrorReason, number> = {
   unauthenticated: 401,
   invalid_token: 401,
   token_required: 403,
+  admin_required: 403,
   csrf: 403,
   cross_site: 403,
   bad_host: 421,

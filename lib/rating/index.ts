@@ -2,3 +2,4 @@
 // service: services/rating/.
 export * from './errors.js';
 export * from './ratings.js';
+export * from './json.js';

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Aggregate } from '../quality/aggregate.js';
 import { formatCsv, parseCsv } from '../csv.js';
 import { RatingError } from './errors.js';
+import { checkJsonDepth, checkPositiveInteger, MAX_VERSION, shownValue } from './json.js';
 
 /** The artifact checklist, in the order the page shows it. */
 export const ARTIFACT_KINDS = ['noise', 'motion', 'ghosting', 'ringing', 'bias_field', 'wrap_around', 'defacing_damage', 'other'] as const;
@@ -59,6 +60,19 @@ export interface SubmitRatingInput {
   revises?: unknown;
 }
 
+/** One row of a rater's import: a correction of their own rating (server time, next version, source 'import'). */
+export interface RatingCorrection {
+  submission_id: string;
+  /** The rater the row names, when it names one (it must be the importing rater). */
+  rater?: string;
+  dataset_id: string;
+  modality: string;
+  score: number;
+  artifacts: ArtifactKind[];
+  comment: string;
+  images_shown: string[];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raters and tokens
 
@@ -93,7 +107,7 @@ export function contentHash(score: number, artifacts: string[], comment: string)
 
 export function checkScore(score: unknown): number {
   if (typeof score !== 'number' || !Number.isInteger(score) || score < 1 || score > 5) {
-    throw new RatingError('invalid_score', `score must be an integer from 1 (best) to 5 (worst), got ${JSON.stringify(score)}`);
+    throw new RatingError('invalid_score', `score must be an integer from 1 (best) to 5 (worst), got ${shownValue(score)}`);
   }
   return score;
 }
@@ -102,7 +116,7 @@ export function checkArtifacts(artifacts: unknown): ArtifactKind[] {
   if (artifacts === undefined || artifacts === null) return [];
   if (!Array.isArray(artifacts)) throw new RatingError('invalid_input', 'artifacts must be a list');
   for (const a of artifacts) {
-    if (!ARTIFACT_KINDS.includes(a)) throw new RatingError('invalid_input', `unknown artifact ${JSON.stringify(a)}; one of ${ARTIFACT_KINDS.join(', ')}`);
+    if (!ARTIFACT_KINDS.includes(a)) throw new RatingError('invalid_input', `unknown artifact ${shownValue(a)}; one of ${ARTIFACT_KINDS.join(', ')}`);
   }
   return ARTIFACT_KINDS.filter((k) => artifacts.includes(k));
 }
@@ -121,10 +135,50 @@ export function checkSubmissionId(id: unknown): string {
   return id;
 }
 
+/** The id of the rating a submission revises (a positive integer; a bigint column). */
+export function checkRevises(revises: unknown): number | undefined {
+  if (revises === undefined || revises === null) return undefined;
+  return checkPositiveInteger(revises, 'revises');
+}
+
+/** The dataset id or modality a rating names: non-empty text, at most 200 characters. */
+export function checkTaskKey(value: unknown, what: 'datasetId' | 'modality'): string {
+  if (typeof value !== 'string' || !value || value.length > 200) throw new RatingError('invalid_input', `a rating names its ${what} (text, 1-200 characters)`);
+  return value;
+}
+
+/** The pictures a rater says they were shown: a list of text. */
+export function checkImagesShown(images: unknown): string[] | undefined {
+  if (images === undefined || images === null) return undefined;
+  if (!Array.isArray(images) || images.length > 1000 || !images.every((p) => typeof p === 'string' && p.length <= 4096)) {
+    throw new RatingError('invalid_input', 'imagesShown must be a list of picture paths');
+  }
+  return images;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Export / import
 
 const CSV_COLUMNS = ['submission_id', 'rater', 'dataset_id', 'modality', 'version', 'score', 'artifacts', 'comment', 'images_shown', 'source', 'created_at'] as const;
+
+/**
+ * Text a spreadsheet would run as a formula: it starts (after spaces or quotes) with = + - @,
+ * or with a tab or carriage return.
+ */
+const FORMULA_START = /^[\s']*[=+\-@\t\r]/;
+
+/**
+ * A CSV text cell a spreadsheet opens as text, not as a formula: cells that could start one get
+ * a leading `'` (which spreadsheets show as "text follows"). `restoreCsvText` undoes it exactly:
+ * a cell that already starts with `'` before such a start gets one more.
+ */
+export function neutraliseCsvText(cell: string): string {
+  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
+
+export function restoreCsvText(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell.slice(1)) ? cell.slice(1) : cell;
+}
 
 export interface ExportedRating {
   submission_id: string;
@@ -172,7 +226,20 @@ export function formatRatingsExport(ratings: ExportedRating[], opts: { format: '
     [
       [...CSV_COLUMNS],
       // images_shown as a JSON list: paths may hold any character; artifacts are fixed words.
-      ...ratings.map((r) => [r.submission_id, r.rater, r.dataset_id, r.modality, String(r.version), String(r.score), r.artifacts.join(';'), r.comment, JSON.stringify(r.images_shown), r.source, r.created_at]),
+      // Text cells are neutralised against formula injection; numbers and times are positive / digits first.
+      ...ratings.map((r) => [
+        neutraliseCsvText(r.submission_id),
+        neutraliseCsvText(r.rater),
+        neutraliseCsvText(r.dataset_id),
+        neutraliseCsvText(r.modality),
+        String(r.version),
+        String(r.score),
+        neutraliseCsvText(r.artifacts.join(';')),
+        neutraliseCsvText(r.comment),
+        neutraliseCsvText(JSON.stringify(r.images_shown)),
+        neutraliseCsvText(r.source),
+        r.created_at,
+      ]),
     ],
     { eol: '\r\n', quoteEdgeSpaces: true },
   );
@@ -203,55 +270,95 @@ function parseImageList(text: string): string[] {
   return text.split(';');
 }
 
-/** Rows of an export (JSON object or array, or CSV text) as ratings. */
-export function parseRatingsExport(input: string | object): ExportedRating[] {
-  let raw: Record<string, unknown>[];
+/** The raw rows of an export: a JSON object or list (depth-checked), or CSV text (cells restored). */
+function rawRowsOf(input: string | object): Record<string, unknown>[] {
   if (typeof input === 'string' && !/^\s*[[{]/.test(input)) {
-    raw = parseCsv(input).map((r) => ({
-      ...r,
-      version: Number(r.version),
-      score: Number(r.score),
-      artifacts: r.artifacts ? r.artifacts.split(';') : [],
-      images_shown: parseImageList(r.images_shown),
-    }));
-  } else {
-    let parsed: unknown;
+    return parseCsv(input).map((row) => {
+      const r = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, restoreCsvText(v)]));
+      return {
+        ...r,
+        version: r.version === undefined || r.version === '' ? undefined : Number(r.version),
+        score: Number(r.score),
+        artifacts: r.artifacts ? r.artifacts.split(';') : [],
+        images_shown: parseImageList(r.images_shown ?? ''),
+      };
+    });
+  }
+  let parsed: unknown;
+  if (typeof input === 'string') {
+    checkJsonDepth(input);
     try {
-      parsed = typeof input === 'string' ? JSON.parse(input) : input;
+      parsed = JSON.parse(input);
     } catch {
       throw new RatingError('invalid_input', 'the import is neither CSV nor valid JSON');
     }
-    const list = Array.isArray(parsed) ? parsed : (parsed as { ratings?: unknown })?.ratings;
-    if (!Array.isArray(list)) throw new RatingError('invalid_input', 'a JSON import is a list of ratings or {"ratings": [...]}');
-    raw = list as Record<string, unknown>[];
-  }
-  return raw.map((r, i) => {
+  } else parsed = input;
+  const list = Array.isArray(parsed) ? parsed : (parsed as { ratings?: unknown })?.ratings;
+  if (!Array.isArray(list)) throw new RatingError('invalid_input', 'a JSON import is a list of ratings or {"ratings": [...]}');
+  if (!list.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) throw new RatingError('invalid_input', 'each imported rating is an object');
+  return list as Record<string, unknown>[];
+}
+
+function rowsOf<T>(input: string | object, check: (r: Record<string, unknown>, where: string) => T): T[] {
+  return rawRowsOf(input).map((r, i) => {
     const where = `row ${i + 1}`;
-    const text = (k: string) => {
-      if (typeof r[k] !== 'string' || !(r[k] as string).length) throw new RatingError('invalid_input', `${where}: ${k} is missing`);
-      return r[k] as string;
-    };
     try {
-      const createdAt = new Date(text('created_at'));
-      if (Number.isNaN(createdAt.getTime())) throw new RatingError('invalid_input', `${where}: created_at is not a date`);
-      const version = Number(r.version);
-      if (!Number.isInteger(version) || version < 1) throw new RatingError('invalid_input', `${where}: version must be a positive integer`);
-      return {
-        submission_id: checkSubmissionId(r.submission_id),
-        rater: checkName(text('rater')),
-        dataset_id: text('dataset_id'),
-        modality: text('modality'),
-        version,
-        score: checkScore(r.score),
-        artifacts: checkArtifacts(r.artifacts),
-        comment: checkComment(r.comment),
-        images_shown: Array.isArray(r.images_shown) ? r.images_shown.map(String) : [],
-        source: r.source === 'web' ? 'web' : 'import',
-        created_at: createdAt.toISOString(),
-      };
+      return check(r, where);
     } catch (err) {
       if (err instanceof RatingError && !err.message.startsWith(where)) throw new RatingError(err.reason, `${where}: ${err.message}`);
       throw err;
     }
   });
+}
+
+function textField(r: Record<string, unknown>, k: string, where: string): string {
+  if (typeof r[k] !== 'string' || !(r[k] as string).length) throw new RatingError('invalid_input', `${where}: ${k} is missing`);
+  return r[k] as string;
+}
+
+function imagesField(r: Record<string, unknown>): string[] {
+  return Array.isArray(r.images_shown) ? r.images_shown.filter((p): p is string => typeof p === 'string') : [];
+}
+
+/**
+ * Rows of an export (JSON object or array, or CSV text) as ratings, verbatim: versions, sources
+ * and times as written. For restoring a backup by the operator (`importRatings` without a rater),
+ * never for what a rater sends (see `parseRatingCorrections`).
+ */
+export function parseRatingsExport(input: string | object): ExportedRating[] {
+  return rowsOf(input, (r, where) => {
+    const createdAt = new Date(textField(r, 'created_at', where));
+    if (Number.isNaN(createdAt.getTime())) throw new RatingError('invalid_input', `${where}: created_at is not a date`);
+    return {
+      submission_id: checkSubmissionId(r.submission_id),
+      rater: checkName(textField(r, 'rater', where)),
+      dataset_id: checkTaskKey(textField(r, 'dataset_id', where), 'datasetId'),
+      modality: checkTaskKey(textField(r, 'modality', where), 'modality'),
+      version: checkPositiveInteger(r.version, 'version', MAX_VERSION),
+      score: checkScore(r.score),
+      artifacts: checkArtifacts(r.artifacts),
+      comment: checkComment(r.comment),
+      images_shown: imagesField(r),
+      source: r.source === 'web' ? 'web' : 'import',
+      created_at: createdAt.toISOString(),
+    };
+  });
+}
+
+/**
+ * Rows a rater imports, as corrections of their own ratings. What the server decides is not
+ * read: `version`, `source` and `created_at` in the rows are ignored (the server stores each
+ * correction as the rater's next version, at its own time, with source 'import').
+ */
+export function parseRatingCorrections(input: string | object): RatingCorrection[] {
+  return rowsOf(input, (r, where) => ({
+    submission_id: checkSubmissionId(r.submission_id),
+    rater: r.rater === undefined || r.rater === null || r.rater === '' ? undefined : checkName(textField(r, 'rater', where)),
+    dataset_id: checkTaskKey(textField(r, 'dataset_id', where), 'datasetId'),
+    modality: checkTaskKey(textField(r, 'modality', where), 'modality'),
+    score: checkScore(r.score),
+    artifacts: checkArtifacts(r.artifacts),
+    comment: checkComment(r.comment),
+    images_shown: imagesField(r),
+  }));
 }

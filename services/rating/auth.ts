@@ -11,6 +11,8 @@ export interface Session {
   id: string;
   raterId: number;
   rater: string;
+  /** Hash of the token the session was opened with (null: a loopback name sign-in). A rotated token ends the session. */
+  tokenHash: string | null;
   csrfToken: string;
   expiresAt: number;
 }
@@ -19,12 +21,13 @@ export interface Session {
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
 
-  create(raterId: number, rater: string): Session {
+  create(raterId: number, rater: string, tokenHash: string | null): Session {
     this.sweep();
     const session: Session = {
       id: randomBytes(32).toString('base64url'),
       raterId,
       rater,
+      tokenHash,
       csrfToken: randomBytes(32).toString('base64url'),
       expiresAt: Date.now() + SESSION_TTL_MS,
     };

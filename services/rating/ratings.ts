@@ -2,7 +2,7 @@
 // ratings (db/repositories), and the steps that build a task from measured scans.
 import type { DB } from '../../db/database.js';
 import type { Rater } from '../../db/tables/raters.js';
-import { ensureRaterNamed, insertRater, raterNamed, raterWithTokenHash, setRaterTokenHash } from '../../db/repositories/raters.js';
+import { ensureRaterNamed, insertRater, raterById, raterNamed, raterWithTokenHash, setRaterTokenHash } from '../../db/repositories/raters.js';
 import {
   allRatings,
   currentRatings,
@@ -26,9 +26,12 @@ import { RatingError } from '../../lib/rating/errors.js';
 import {
   checkArtifacts,
   checkComment,
+  checkImagesShown,
   checkName,
+  checkRevises,
   checkScore,
   checkSubmissionId,
+  checkTaskKey,
   contentHash,
   currentVersionsOnly,
   exportedRating,
@@ -36,6 +39,7 @@ import {
   hashToken,
   imagesOfTask,
   newToken,
+  parseRatingCorrections,
   parseRatingsExport,
   qualityScoreFrom,
   type ExportedRating,
@@ -53,21 +57,33 @@ export { listRaters } from '../../db/repositories/raters.js';
 
 /**
  * Create a rater (or give a token to a loopback-only rater of that name) and return the new token.
- * The token is shown once; only its hash is stored. `rotate` replaces an existing token.
+ * The token is shown once; only its hash is stored. `rotate` replaces an existing token: sessions
+ * opened with the old one end at their next request. `admin` makes the rater an admin (may export
+ * every rater's ratings); rotating without it keeps an admin an admin.
  */
-export async function addRater(db: DB, name: string, opts: { rotate?: boolean } = {}): Promise<string> {
+export async function addRater(db: DB, name: string, opts: { rotate?: boolean; admin?: boolean } = {}): Promise<string> {
   const clean = checkName(name);
   const token = newToken();
   const existing = await raterNamed(db, clean);
   if (existing?.token_hash && !opts.rotate) throw new RatingError('rater_exists', `rater ${clean} already has a token (rotate it to issue a new one)`);
-  if (existing) await setRaterTokenHash(db, existing.id, hashToken(token));
-  else await insertRater(db, clean, hashToken(token));
+  if (existing) await setRaterTokenHash(db, existing.id, hashToken(token), { admin: opts.admin });
+  else await insertRater(db, clean, hashToken(token), { admin: opts.admin });
   return token;
 }
 
 export async function raterByToken(db: DB, token: string): Promise<Rater | null> {
   if (typeof token !== 'string' || token.length < 16 || token.length > 200) return null;
   return raterWithTokenHash(db, hashToken(token));
+}
+
+/**
+ * The rater a session belongs to, while the session is still good: the rater's token hash must
+ * be the one the session was opened with (null for a loopback name sign-in), so rotating a token
+ * (or giving a loopback rater one) ends the sessions opened before.
+ */
+export async function raterOfSession(db: DB, raterId: number, openedWithTokenHash: string | null): Promise<Rater | null> {
+  const rater = await raterById(db, raterId);
+  return rater && (rater.token_hash ?? null) === openedWithTokenHash ? rater : null;
 }
 
 /** A rater who names themself (loopback mode). A name that has a token must sign in with it. */
@@ -149,9 +165,10 @@ export async function submitRating(db: DB, input: SubmitRatingInput): Promise<Ra
   const artifacts = checkArtifacts(input.artifacts);
   const comment = checkComment(input.comment);
   const submissionId = checkSubmissionId(input.submissionId);
-  if (typeof input.datasetId !== 'string' || !input.datasetId || typeof input.modality !== 'string' || !input.modality) {
-    throw new RatingError('invalid_input', 'a rating names its datasetId and modality');
-  }
+  checkTaskKey(input.datasetId, 'datasetId');
+  checkTaskKey(input.modality, 'modality');
+  const revises = checkRevises(input.revises);
+  const imagesShownGiven = checkImagesShown(input.imagesShown);
   const hash = contentHash(score, artifacts, comment);
   try {
     const id = await db.transaction().execute(async (trx) => {
@@ -164,12 +181,12 @@ export async function submitRating(db: DB, input: SubmitRatingInput): Promise<Ra
         });
       }
       const latest = await latestRatingOf(trx, input.raterId, input.datasetId, input.modality);
-      if (input.revises !== undefined && input.revises !== null) await checkRevisable(trx, input, Number(input.revises));
+      if (revises !== undefined) await checkRevisable(trx, input, revises);
       if (latest && latest.content_hash === hash) {
         throw new RatingError('duplicate_content', 'your current rating already has this score, checklist and comment; nothing new to store', { ratingId: Number(latest.id) });
       }
       const shownOfTask = imagesOfTask(task);
-      const imagesShown = input.imagesShown?.length ? input.imagesShown.filter((p) => shownOfTask.includes(p)) : shownOfTask;
+      const imagesShown = imagesShownGiven?.length ? imagesShownGiven.filter((p) => shownOfTask.includes(p)) : shownOfTask;
       return insertRating(trx, {
         submission_id: submissionId,
         rater_id: input.raterId,
@@ -196,7 +213,7 @@ export async function submitRating(db: DB, input: SubmitRatingInput): Promise<Ra
 
 /** A revision must name one of the rater's own ratings of the same dataset × modality. */
 async function checkRevisable(db: DB, input: SubmitRatingInput, ratingId: number): Promise<void> {
-  const target = Number.isInteger(ratingId) ? await ratingTarget(db, ratingId) : undefined;
+  const target = await ratingTarget(db, ratingId);
   if (!target) throw new RatingError('not_found', `no rating ${ratingId} to revise`);
   if (target.rater_id !== input.raterId) throw new RatingError('not_your_rating', 'you can revise only your own ratings');
   if (target.dataset_id !== input.datasetId || target.modality !== input.modality) {
@@ -219,23 +236,106 @@ export async function qualityScoreOf(db: DB, datasetId: string, modality: string
 // ---------------------------------------------------------------------------------------------
 // Export / import
 
-/** All rating versions (or only the current ones), ordered by dataset, modality, rater, version. */
-export async function listRatings(db: DB, opts: { current?: boolean } = {}): Promise<ExportedRating[]> {
-  const rows = await allRatings(db);
+/**
+ * Rating versions (or only the current ones), ordered by dataset, modality, rater, version.
+ * `raterId`: only that rater's (what a rater may see); without it every rater's (admins, operators).
+ */
+export async function listRatings(db: DB, opts: { current?: boolean; raterId?: number } = {}): Promise<ExportedRating[]> {
+  const rows = await allRatings(db, { raterId: opts.raterId });
   return (opts.current ? currentVersionsOnly(rows) : rows).map(exportedRating);
 }
 
-export async function exportRatings(db: DB, opts: { format: 'csv' | 'json'; current?: boolean }): Promise<string> {
-  return formatRatingsExport(await listRatings(db, { current: opts.current }), opts);
+/** The ratings export (CSV text cells neutralised against formula injection); `raterId` as in `listRatings`. */
+export async function exportRatings(db: DB, opts: { format: 'csv' | 'json'; current?: boolean; raterId?: number }): Promise<string> {
+  return formatRatingsExport(await listRatings(db, { current: opts.current, raterId: opts.raterId }), opts);
+}
+
+export interface ImportResult {
+  inserted: number;
+  unchanged: number;
 }
 
 /**
- * Import exported ratings, all or nothing. A row whose submission is already stored with the
- * same content is skipped (so importing twice changes nothing); a row that contradicts a stored
- * one is an `import_conflict`. Raters are matched by name and created (without token) when
- * missing. `onlyRaterId` restricts the import to that rater's own rows (the web tool).
+ * Import ratings, all or nothing.
+ *
+ * With `asRater` (what a rater sends, e.g. the web tool): each row is a correction of that
+ * rater's own rating and must not name another rater. The server decides what it records: the
+ * rater's next version of that dataset × modality, stored now, with source 'import'; the row's
+ * `version`, `source` and `created_at` are ignored. So an import can never make a rater
+ * "earlier" than they were, nor push another rater out of the pair that decides a score. A row
+ * whose submission id is already stored as this rater's rating of that task with the same
+ * content, or whose content is the rater's current rating, is unchanged (importing one's own
+ * export again changes nothing); a submission id used for anything else is an `import_conflict`.
+ * `records` collects the stored corrections (e.g. to wake the rating workflows).
+ *
+ * Without `asRater`: the operator restores a backup verbatim (versions, sources and times as
+ * written; raters matched by name and created without token when missing). A row whose
+ * submission is already stored with the same content is skipped; one that contradicts a stored
+ * rating is an `import_conflict`. Never reachable over HTTP.
  */
-export async function importRatings(db: DB, input: string | object, opts: { onlyRaterId?: number } = {}): Promise<{ inserted: number; unchanged: number }> {
+export async function importRatings(
+  db: DB,
+  input: string | object,
+  opts: { asRater?: { id: number; name: string }; records?: RatingRecord[] } = {},
+): Promise<ImportResult> {
+  if (opts.asRater) return importCorrections(db, input, opts.asRater, opts.records);
+  return restoreRatings(db, input);
+}
+
+async function importCorrections(db: DB, input: string | object, rater: { id: number; name: string }, records?: RatingRecord[]): Promise<ImportResult> {
+  const rows = parseRatingCorrections(input);
+  const ids = await db.transaction().execute(async (trx) => {
+    let unchanged = 0;
+    const inserted: number[] = [];
+    for (const [i, r] of rows.entries()) {
+      const where = `row ${i + 1}`;
+      if (r.rater !== undefined && r.rater !== rater.name) throw new RatingError('not_your_rating', `${where}: you can import only your own ratings (this one is ${r.rater}'s)`);
+      const task = await getRatingTask(trx, r.dataset_id, r.modality, { lock: true });
+      if (!task) throw new RatingError('unknown_task', `${where}: no rating task for dataset ${r.dataset_id} × ${r.modality}`);
+      const hash = contentHash(r.score, r.artifacts, r.comment);
+      const stored = await ratingWithSubmission(trx, r.submission_id);
+      if (stored) {
+        const same = stored.rater_id === rater.id && stored.dataset_id === r.dataset_id && stored.modality === r.modality && stored.content_hash === hash;
+        if (same) {
+          unchanged++;
+          continue;
+        }
+        throw new RatingError('import_conflict', `${where}: submission ${r.submission_id} is already stored for another rating; give this correction a new submission_id`);
+      }
+      const latest = await latestRatingOf(trx, rater.id, r.dataset_id, r.modality);
+      if (latest && latest.content_hash === hash) {
+        unchanged++;
+        continue;
+      }
+      const shownOfTask = imagesOfTask(task);
+      const imagesShown = r.images_shown.filter((p) => shownOfTask.includes(p));
+      inserted.push(
+        await insertRating(trx, {
+          submission_id: r.submission_id,
+          rater_id: rater.id,
+          dataset_id: r.dataset_id,
+          modality: r.modality,
+          version: (latest?.version ?? 0) + 1,
+          score: r.score,
+          artifacts: JSON.stringify(r.artifacts),
+          comment: r.comment,
+          images_shown: JSON.stringify(imagesShown),
+          content_hash: hash,
+          source: 'import',
+          // created_at: the database's now(), never the row's.
+        }),
+      );
+    }
+    return { inserted, unchanged };
+  }).catch((err: unknown) => {
+    if (isUniqueViolation(err)) throw new RatingError('concurrent_submission', 'another submission for one of these ratings was stored at the same moment; try again');
+    throw err;
+  });
+  if (records) for (const id of ids.inserted) records.push(await getRating(db, id));
+  return { inserted: ids.inserted.length, unchanged: ids.unchanged };
+}
+
+async function restoreRatings(db: DB, input: string | object): Promise<ImportResult> {
   const rows = parseRatingsExport(input);
   return db.transaction().execute(async (trx) => {
     let inserted = 0;
@@ -246,7 +346,6 @@ export async function importRatings(db: DB, input: string | object, opts: { only
       let raterId = raterIds.get(r.rater);
       if (raterId === undefined) {
         const found = await raterNamed(trx, r.rater);
-        if (opts.onlyRaterId !== undefined && found?.id !== opts.onlyRaterId) throw new RatingError('not_your_rating', `${where}: you can import only your own ratings (this one is ${r.rater}'s)`);
         raterId = found?.id ?? (await insertRater(trx, r.rater, null));
         raterIds.set(r.rater, raterId);
       }

@@ -22,8 +22,20 @@ import {
   type Session,
 } from './auth.js';
 import { RatingError } from '../../lib/rating/errors.js';
+import { JsonDepthGuard } from '../../lib/rating/json.js';
 import { APP_CSS, APP_JS, loginPage, ratingPage } from './pages.js';
-import { exportRatings, getRatingTask, importRatings, namedRater, nextTaskFor, ratingHistory, raterByToken, submitRating, tasksForRater } from './ratings.js';
+import {
+  exportRatings,
+  getRatingTask,
+  importRatings,
+  namedRater,
+  nextTaskFor,
+  ratingHistory,
+  raterByToken,
+  raterOfSession,
+  submitRating,
+  tasksForRater,
+} from './ratings.js';
 import type { RatingRecord, RatingTaskInput } from '../../lib/rating/ratings.js';
 
 export interface RatingServerOptions {
@@ -64,6 +76,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 interface Caller {
   raterId: number;
   rater: string;
+  /** May export every rater's ratings (`openmind raters add --admin`). */
+  isAdmin: boolean;
   session: Session | null;
 }
 
@@ -85,13 +99,29 @@ function redirect(res: ServerResponse, location: string, extra: Record<string, s
   res.end();
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * The body as text, refused past `limit` bytes. `json`: 'yes' when the body is JSON, 'sniff' when
+ * it is JSON if it starts with [ or { (the import takes CSV too): its nesting depth is checked as
+ * it arrives, so a deep body is a 400 before it is parsed (or fully read).
+ */
+async function readBody(req: IncomingMessage, limit: number, json: 'yes' | 'sniff' | 'no' = 'no'): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
+  let guard: JsonDepthGuard | null = json === 'yes' ? new JsonDepthGuard() : null;
+  let sniffing = json === 'sniff';
   for await (const chunk of req) {
-    size += (chunk as Buffer).length;
+    const bytes = chunk as Buffer;
+    if (sniffing) {
+      const first = bytes.findIndex((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf);
+      if (first >= 0) {
+        sniffing = false;
+        if (bytes[first] === 0x5b || bytes[first] === 0x7b) guard = new JsonDepthGuard();
+      }
+    }
+    guard?.feed(bytes);
+    size += bytes.length;
     if (size > limit) throw new RatingError('payload_too_large', `request body is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
+    chunks.push(bytes);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -102,7 +132,7 @@ function isJson(req: IncomingMessage): boolean {
 
 /** A form or JSON body as a flat record of strings (JSON values kept as they are). */
 async function readFields(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const text = await readBody(req, SMALL_BODY);
+  const text = await readBody(req, SMALL_BODY, isJson(req) ? 'yes' : 'no');
   if (isJson(req)) {
     try {
       const parsed = JSON.parse(text || '{}');
@@ -143,16 +173,26 @@ export async function startRatingServer(opts: RatingServerOptions): Promise<Rati
   const log = opts.log ?? ((line: string) => console.error(line));
   const { db } = opts;
 
-  /** The signed-in rater: a bearer token, else the session cookie. Null when neither is valid. */
+  /**
+   * The signed-in rater: a bearer token, else the session cookie. Null when neither is valid. A
+   * session is good only while its rater's token is the one it was opened with: rotating a token
+   * (`openmind raters add --rotate`, in any process) ends the sessions opened with the old one.
+   */
   async function identify(req: IncomingMessage): Promise<Caller | null> {
     const bearer = bearerTokenOf(req);
     if (bearer !== undefined) {
       const rater = await raterByToken(db, bearer);
       if (!rater) throw new RatingError('invalid_token', 'the token is not valid');
-      return { raterId: rater.id, rater: rater.name, session: null };
+      return { raterId: rater.id, rater: rater.name, isAdmin: rater.is_admin, session: null };
     }
     const session = sessions.get(cookieOf(req, SESSION_COOKIE));
-    return session ? { raterId: session.raterId, rater: session.rater, session } : null;
+    if (!session) return null;
+    const rater = await raterOfSession(db, session.raterId, session.tokenHash);
+    if (!rater) {
+      sessions.delete(session.id);
+      return null;
+    }
+    return { raterId: rater.id, rater: rater.name, isAdmin: rater.is_admin && session.tokenHash !== null, session };
   }
 
   /** Writes through a browser session need this session's CSRF token (header or form field). */
@@ -180,7 +220,7 @@ export async function startRatingServer(opts: RatingServerOptions): Promise<Rati
       } else {
         throw new RatingError(requireTokens ? 'token_required' : 'invalid_input', requireTokens ? 'give your token' : 'give your name or your token');
       }
-      const session = sessions.create(rater.id, rater.name);
+      const session = sessions.create(rater.id, rater.name, token ? rater.token_hash : null);
       if (wantsJson) sendJson(res, 200, { rater: rater.name, csrfToken: session.csrfToken }, { 'Set-Cookie': cookieHeader(session, secureCookies) });
       else redirect(res, '/', { 'Set-Cookie': cookieHeader(session, secureCookies) });
     } catch (err) {
@@ -223,29 +263,36 @@ export async function startRatingServer(opts: RatingServerOptions): Promise<Rati
     const body = await readFields(req);
     if (!isJson(req)) throw new RatingError('invalid_input', 'send the rating as JSON');
     if (body.rater !== undefined && body.rater !== caller.rater) throw new RatingError('not_your_rating', 'you can rate only as yourself');
+    // submitRating checks every field's type and range (a bad one is a 400, never a 500).
     const record = await submitRating(db, {
       raterId: caller.raterId,
-      datasetId: String(body.datasetId ?? ''),
-      modality: String(body.modality ?? ''),
+      datasetId: body.datasetId as string,
+      modality: body.modality as string,
       score: body.score,
       artifacts: body.artifacts,
       comment: body.comment,
       submissionId: body.submissionId,
-      imagesShown: Array.isArray(body.imagesShown) ? body.imagesShown.map(String) : undefined,
+      imagesShown: body.imagesShown as string[] | undefined,
       revises: body.revises,
     });
-    let notified = true;
+    const notifyError = await notify([record]);
+    sendJson(res, 201, { rating: record, notified: !notifyError, ...(notifyError ? { notifyError } : {}) });
+  }
+
+  /** Run the onRated hook for stored ratings; the first failure's message (the ratings stay). */
+  async function notify(records: RatingRecord[]): Promise<string | undefined> {
     let notifyError: string | undefined;
-    if (opts.onRated) {
+    if (!opts.onRated) return undefined;
+    for (const record of records) {
       try {
         await opts.onRated(record);
       } catch (err) {
-        notified = false;
-        notifyError = err instanceof Error ? err.message : String(err);
-        log(`rating ${record.id} stored, but onRated failed: ${notifyError}`);
+        const message = err instanceof Error ? err.message : String(err);
+        notifyError ??= message;
+        log(`rating ${record.id} stored, but onRated failed: ${message}`);
       }
     }
-    sendJson(res, 201, { rating: record, notified, ...(notifyError ? { notifyError } : {}) });
+    return notifyError;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -311,16 +358,26 @@ export async function startRatingServer(opts: RatingServerOptions): Promise<Rati
       return rate(req, res, caller);
     }
     if (isRead && pathname === '/api/ratings/export') {
+      // A rater sees only their own ratings (the second rating stays independent of the first);
+      // every rater's (?all=1) needs an admin's token.
+      const flag = (name: string) => url.searchParams.get(name) === '1' || url.searchParams.get(name) === 'true';
       const format = url.searchParams.get('format') === 'csv' ? 'csv' : 'json';
-      const current = url.searchParams.get('current') === '1' || url.searchParams.get('current') === 'true';
-      const text = await exportRatings(db, { format, current });
+      const current = flag('current');
+      const all = flag('all');
+      if (all && !caller.isAdmin) throw new RatingError('admin_required', "exporting every rater's ratings needs an admin's token (openmind raters add --admin NAME)");
+      const text = await exportRatings(db, { format, current, raterId: all ? undefined : caller.raterId });
       const type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8';
-      return send(res, 200, text, type, { 'Content-Disposition': `attachment; filename="openmind-ratings${current ? '-current' : ''}.${format}"` });
+      const name = `openmind-ratings${all ? '-all' : ''}${current ? '-current' : ''}.${format}`;
+      return send(res, 200, text, type, { 'Content-Disposition': `attachment; filename="${name}"` });
     }
     if (pathname === '/api/ratings/import' && method === 'POST') {
       checkCsrf(req, caller);
-      const text = await readBody(req, IMPORT_BODY);
-      return sendJson(res, 200, await importRatings(db, text, { onlyRaterId: caller.raterId }));
+      const text = await readBody(req, IMPORT_BODY, isJson(req) ? 'yes' : 'sniff');
+      // Corrections of the caller's own ratings: server time, next version, source 'import'.
+      const records: RatingRecord[] = [];
+      const result = await importRatings(db, text, { asRater: { id: caller.raterId, name: caller.rater }, records });
+      const notifyError = await notify(records);
+      return sendJson(res, 200, { ...result, ...(notifyError ? { notified: false, notifyError } : {}) });
     }
     const known = ['/', '/logout', '/api/me', '/api/next', '/api/tasks', '/api/ratings', '/api/ratings/export', '/api/ratings/import'];
     if (known.includes(pathname) || taskMatch) throw new RatingError('method_not_allowed', `${method} ${pathname} is not supported`);
