@@ -21,7 +21,7 @@ import { classifyImage, parseBidsPath, scanIdFor } from '../lib/bids/index.js';
 import {
   candidateUrls, downloadFile, graphqlRequest, isAlreadyDownloaded, isOpenNeuroError, listCatalog, listSnapshotFiles, selectFiles,
   type Selected, type SnapshotFile,
-} from '../lib/openneuro/index.js';
+} from '../services/openneuro/index.js';
 
 // 2: paths unsafe under the raw folder are refused in the listing itself.
 export const LISTING_VERSION = '2';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import readline from 'node:readline';
-import { candidateUrls, downloadFile, listCatalog, listSnapshotFiles, selectFiles, HostLimiter } from '../lib/openneuro/index.js';
+import { candidateUrls, downloadFile, listCatalog, listSnapshotFiles, selectFiles, HostLimiter } from '../services/openneuro/index.js';
 import { repoRoot } from '../services/config.js';
 
 async function startServer(): Promise<{ url: string; pid: number; stop: () => void }> {

@@ -25,7 +25,7 @@ import {
 import { diffSnapshots, snapshotExport } from '../lib/export/verify.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
 import { workflowBundle } from '../workers/run-workers.js';
-import { listCatalog } from '../lib/openneuro/client.js';
+import { listCatalog } from '../services/openneuro/client.js';
 
 const CATALOG = 800;
 const REAL = 135;

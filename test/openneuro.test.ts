@@ -30,7 +30,7 @@ import {
   type RetryPolicy,
   type Selected,
   type SnapshotFile,
-} from '../lib/openneuro/index.js';
+} from '../services/openneuro/index.js';
 import { parseFaultSpec, startFakeOpenNeuro, synthesizeNifti, type FakeOpenNeuro } from '../services/fake-openneuro/index.js';
 import { parseQuery, hasFieldWithArg } from '../services/fake-openneuro/graphql.js';
 

@@ -1,20 +1,8 @@
-// OpenNeuro as a source: GraphQL client, file selection, resumable verified downloads.
+// OpenNeuro as a source, the pure part: file selection, annex keys, safe paths, hashing, errors.
+// The network side (GraphQL client, downloads) is in services/openneuro.
 export { OpenNeuroError, isOpenNeuroError, type OpenNeuroReason } from './errors.js';
 export { isSafeRelativePath, safeJoin, assertSafeRelativePath, unsafePathReason } from './safe-path.js';
 export { parseAnnexKey, makeAnnexKey, annexExtension, type AnnexKey, type AnnexBackend } from './annex-key.js';
-export {
-  graphqlRequest,
-  graphqlUrl,
-  iterateCatalog,
-  listCatalog,
-  listSnapshotFiles,
-  candidateUrls,
-  type CatalogEntry,
-  type SnapshotFile,
-  type SnapshotListing,
-  type ListFilesOptions,
-  type GraphQLOptions,
-} from './client.js';
 export {
   selectFiles,
   classifyForDownload,
@@ -25,15 +13,4 @@ export {
   type SelectionOptions,
   type FileRole,
 } from './selection.js';
-export {
-  downloadFile,
-  isAlreadyDownloaded,
-  looksLikeHtml,
-  parseRetryAfter,
-  DEFAULT_RETRY_POLICY,
-  type DownloadFileOptions,
-  type DownloadResult,
-  type RetryPolicy,
-} from './download.js';
-export { HostLimiter, defaultHostLimiter, hostOf, type Release } from './host-limiter.js';
 export { createStreamHasher, hashFile, type Digests, type HashAlgorithm, type HasherOptions, type StreamHasher } from './hashing.js';

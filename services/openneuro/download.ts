@@ -8,9 +8,9 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseAnnexKey, type AnnexKey } from './annex-key.js';
-import { OpenNeuroError, type OpenNeuroReason } from './errors.js';
-import { createStreamHasher, hashFile, type HashAlgorithm, type StreamHasher } from './hashing.js';
+import { parseAnnexKey, type AnnexKey } from '../../lib/openneuro/annex-key.js';
+import { OpenNeuroError, type OpenNeuroReason } from '../../lib/openneuro/errors.js';
+import { createStreamHasher, hashFile, type HashAlgorithm, type StreamHasher } from '../../lib/openneuro/hashing.js';
 import { defaultHostLimiter, hostOf, type HostLimiter } from './host-limiter.js';
 
 export interface RetryPolicy {

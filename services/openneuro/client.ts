@@ -1,8 +1,8 @@
 // OpenNeuro GraphQL client (`POST <endpoint>/crn/graphql`): the public MRI catalog and
 // the file listing of one snapshot, with the tree walk as fallback when the recursive
 // listing is too large or times out.
-import { OpenNeuroError } from './errors.js';
-import { unsafePathReason } from './safe-path.js';
+import { OpenNeuroError } from '../../lib/openneuro/errors.js';
+import { unsafePathReason } from '../../lib/openneuro/safe-path.js';
 
 export interface GraphQLOptions {
   /** Per-request timeout (default 60 s). */

@@ -1,6 +1,6 @@
 // A per-host concurrency limit: a tiny semaphore keyed by host name, so one worker
 // never opens more than N transfers to the same server. Share one instance per worker.
-import { OpenNeuroError } from './errors.js';
+import { OpenNeuroError } from '../../lib/openneuro/errors.js';
 
 export type Release = () => void;
 
