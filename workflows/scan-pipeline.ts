@@ -2,10 +2,10 @@
 // Output: ScanOutcome. A 3D image: [fetch] → validate → masks → quality metrics. A DWI series:
 // [fetch] → validate → derive (T2w, ADC, FA) → for each derived map, masks → quality metrics.
 // A failed step is recorded on the scan and returned, never thrown, so the dataset goes on.
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ScanOutcome, ScanRef, StepResult } from '../lib/pipeline-types.js';
 import { activitiesFor, failureInfo } from './activity-stubs.js';
-import { stepsFor, type ScanActivity, type ScanStage, type ScanStepInput, type ScanStepOptions } from './steps.js';
+import { stepsFor, type ScanActivity, type ScanStage, type ScanStepDef, type ScanStepInput, type ScanStepOptions } from './steps.js';
 import { Status, Step } from './search-attributes.js';
 
 export interface ScanPipelineSteps extends ScanStepOptions {
@@ -35,6 +35,8 @@ export async function scanPipeline(input: ScanPipelineInput): Promise<ScanOutcom
   async function run(ref: ScanRef, stage: ScanStage, except: ScanActivity[], results: Record<string, unknown> = {}) {
     const keys = { datasetId: ref.datasetId, scanId: ref.scanId, crawlId: input.crawlId };
     for (const step of stepsFor(ref, stage, except)) {
+      const def: ScanStepDef = step;
+      if (def.since && !patched(def.since)) continue;
       setStep(step.name, 'running');
       try {
         const call: (i: ScanStepInput) => Promise<StepResult> = acts[step.queue][step.name];

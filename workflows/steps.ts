@@ -24,6 +24,11 @@ export interface ScanStepDef {
   version: string;
   stage: ScanStage;
   appliesTo: (scan: ScanRef) => boolean;
+  /**
+   * For a step added after runs may be open: its patch marker (see patches.ts). A run that started
+   * before the step existed replays without it; new runs take it.
+   */
+  since?: string;
 }
 
 export const SCAN_STEPS = [
