@@ -1,6 +1,6 @@
-// Export step (I/O queue): the pipeline's working export, rebuilt from the database: images and masks
-// directly under the export root (the 'flat' layout; `openmind export --out` writes OpenMind's layout, with
-// the images under OpenMind/), and the collection files beside them.
+// Export step (I/O queue): the pipeline's working export, rebuilt from the database, in OpenMind's layout
+// (images and masks under <root>/OpenMind/, the collection files at the root), as `openmind export --out`
+// writes a filtered copy of it.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -8,17 +8,20 @@ import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
 import { runIdempotentStep } from './ledger.js';
 import { copyFileAtomic, fileExists, hashJson, sha256, writeFileAtomic } from '../lib/files.js';
-import { CSV_FILE, exportPathsFor, normaliseRow, toCsv, type ExportLayout, type OpenMindRow } from '../lib/export/table.js';
+import { CSV_FILE, exportPathsFor, fileInExport, normaliseRow, toCsv, type ExportLayout, type OpenMindRow } from '../lib/export/table.js';
 import { encodeMetadataParquet, PARQUET_FILE } from '../lib/export/parquet.js';
 import { buildPretrainData, formatPretrainData, PRETRAIN_FILE } from '../lib/export/nnssl.js';
 import { datasetCardMarkdown, writeDatasetCard, type SourceDataset } from '../lib/export/card.js';
 import { filterRows, isEmptyFilter, type ExportFilters } from '../lib/export/filters.js';
 import type { DB } from '../db/database.js';
+import { readInputJson } from '../lib/input-files.js';
 import { completed3dScans } from '../db/repositories/scans.js';
 import { derivedFilesWhere } from '../db/repositories/derived-files.js';
 import { datasetsWithIds } from '../db/repositories/datasets.js';
 
-export const EXPORT_VERSION = '1';
+export const EXPORT_VERSION = '2';
+/** The working export is laid out as OpenMind's download, so nnssl reads it as it is. */
+const LAYOUT: ExportLayout = 'openmind';
 const MASK_FILES: Record<string, 'defaceMask' | 'fbMask'> = { deface_mask: 'defaceMask', fb_mask: 'fbMask' };
 
 export function createExportActivities(deps: ActivityDeps) {
@@ -37,14 +40,14 @@ export function createExportActivities(deps: ActivityDeps) {
       const masks = derived.filter((d) => d.scan_id === scan.id && MASK_FILES[d.kind]);
       const inputHash = hashJson({ image: scan.content_hash, masks: masks.map((m) => [m.kind, m.content_hash]), root });
       const outcome = await runIdempotentStep(db, { datasetId: input.datasetId, scanId: scan.id, step: 'export', stepVersion: EXPORT_VERSION, inputHash }, {
-        verify: async (r: { files: string[] }) => (await Promise.all(r.files.map((f) => fileExists(path.join(root, f))))).every(Boolean),
+        verify: async (r: { files: string[] }) => (await Promise.all(r.files.map((f) => fileExists(fileInExport(root, LAYOUT, f))))).every(Boolean),
         compute: async () => {
           const out: string[] = [paths.image];
           const gz = scan.file_path.endsWith('.gz');
-          await copyFileAtomic(scan.file_path, path.join(root, paths.image), gz ? undefined : zlib.createGzip({ level: 6 }));
+          await copyFileAtomic(scan.file_path, fileInExport(root, LAYOUT, paths.image), gz ? undefined : zlib.createGzip({ level: 6 }));
           for (const m of masks) {
             const rel = paths[MASK_FILES[m.kind]];
-            await copyFileAtomic(m.path, path.join(root, rel));
+            await copyFileAtomic(m.path, fileInExport(root, LAYOUT, rel));
             out.push(rel);
           }
           return { result: { files: out }, outputHash: inputHash };
@@ -65,7 +68,7 @@ export function createExportActivities(deps: ActivityDeps) {
   async function writeCollectionFiles(input: { exportDir?: string; datasetId?: string; filters?: ExportFilters }): Promise<StepResult<{ rows: number; path: string; written: string[] }>> {
     const root = rootOf(input.exportDir);
     const rows = filterRows(await metadataRows(deps, root), input.filters ?? {});
-    const written = await writeCollectionFilesAt(deps.db, root, rows, { filters: input.filters, layout: 'flat' });
+    const written = await writeCollectionFilesAt(deps.db, root, rows, { filters: input.filters, layout: LAYOUT });
     const hash = sha256(toCsv(rows));
     return { skipped: written.length === 0, inputHash: hash, outputHash: hash, result: { rows: rows.length, path: path.join(root, CSV_FILE), written } };
   }
@@ -74,7 +77,7 @@ export function createExportActivities(deps: ActivityDeps) {
   return { exportDataset, writeCollectionFiles, writeMetadataTable: writeCollectionFiles };
 }
 
-/** One row per image of the working export at root (flat layout), with the harmonized metadata the pipeline knows so far. */
+/** One row per image of the working export at root, with the harmonized metadata the pipeline knows so far. */
 export async function metadataRows(deps: Pick<ActivityDeps, 'db'>, root: string): Promise<OpenMindRow[]> {
   const scans = await completed3dScans(deps.db);
   const masks = await derivedFilesWhere(deps.db, { kinds: ['deface_mask', 'fb_mask'] });
@@ -82,7 +85,7 @@ export async function metadataRows(deps: Pick<ActivityDeps, 'db'>, root: string)
   const rows: OpenMindRow[] = [];
   for (const s of scans) {
     const p = exportPathsFor(s.dataset_id, s.path);
-    if (!(await fileExists(path.join(root, p.image)))) continue;
+    if (!(await fileExists(fileInExport(root, LAYOUT, p.image)))) continue;
     const m = (s.metadata ?? {}) as { export?: OpenMindRow; quality?: { score: number } | null };
     const meta = (m.export ?? {}) as OpenMindRow;
     rows.push(normaliseRow({
@@ -115,9 +118,12 @@ export async function sourceDatasets(db: DB, datasetIds: string[], dataDir: stri
   const out: SourceDataset[] = [];
   for (const d of rows) {
     let desc = (d.metadata as { description?: Record<string, unknown> } | null)?.description ?? null;
-    if (!desc) {
-      const file = d.source_kind === 'local' ? path.join(d.source_uri, 'dataset_description.json') : path.join(dataDir, 'raw', d.id, 'dataset_description.json');
-      desc = await fsp.readFile(file, 'utf8').then((t) => JSON.parse(t.replace(/^\uFEFF/, '')), () => null);
+    if (!desc && d.source_kind === 'openneuro') {
+      // A local folder's description was read (or refused, with its reason) at ingest; an OpenNeuro one
+      // is in the raw folder. Read as any input file: a pipe, a link out or invalid JSON gives no description.
+      const root = path.join(dataDir, 'raw', d.id);
+      const v = await readInputJson(path.join(root, 'dataset_description.json'), { scope: { root } }).catch(() => null);
+      desc = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
     }
     const authors = Array.isArray(desc?.Authors) ? (desc!.Authors as unknown[]).map(String) : undefined;
     out.push({
@@ -138,7 +144,7 @@ export interface CollectionFileOptions {
   filters?: ExportFilters;
   /** Where dataset descriptions of OpenNeuro datasets are (default: the root's parent, the data folder). */
   dataDir?: string;
-  /** 'flat': the pipeline's working export; 'openmind': images under OpenMind/ (openmind export --out). */
+  /** 'openmind': images under OpenMind/ (the working export and openmind export --out); 'flat': directly under the root (exports made before 2026-12). */
   layout: ExportLayout;
 }
 

@@ -221,7 +221,7 @@ describe('nnssl export of a crawl with rated and unrated images (Temporal + Post
     assert.deepEqual(diff.differences, []);
     assert.equal(await runVerify(out, again, { json: true }), true);
     const working = await snapshotExport(exportDir);
-    assert.equal(working.layout, 'flat');
+    assert.equal(working.layout, 'openmind');
     assert.deepEqual(working.problems, []);
     // A rerun into the same folder copies nothing and rewrites nothing.
     const rerun = await runExport(env.db, exportDir, out, { dataDir });

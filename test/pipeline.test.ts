@@ -81,7 +81,7 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
 
     // Export: every completed 3D image in the OpenMind layout, byte-identical, with its masks, in the table.
     for (const s of threeD) {
-      const out = path.join(exportDir, DS, s.path);
+      const out = path.join(exportDir, 'OpenMind', DS, s.path);
       assert.ok(fs.existsSync(out), `${out} exported`);
       assert.equal(await sha256File(out), s.content_hash);
       const dataDir = out.replace(/\.nii\.gz$/, '__Data');
@@ -92,8 +92,8 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     assert.equal(mine.length, 9);
     assert.deepEqual(Object.keys(rows[0]), [...OPENMIND_COLUMNS]);
     for (const r of mine) {
-      assert.ok(fs.existsSync(path.join(exportDir, r.image_path)));
-      assert.ok(fs.existsSync(path.join(exportDir, r.anat_mask_path)) && fs.existsSync(path.join(exportDir, r.anon_mask_path)));
+      assert.ok(fs.existsSync(path.join(exportDir, 'OpenMind', r.image_path)));
+      assert.ok(fs.existsSync(path.join(exportDir, 'OpenMind', r.anat_mask_path)) && fs.existsSync(path.join(exportDir, 'OpenMind', r.anon_mask_path)));
       assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/(anat\/sub-0[12]_(T1w|T2w|FLAIR)|dwi\/sub-01_dwi__Data\/(T2w|ADC|FA))\.nii\.gz$/);
     }
     const fa = mine.find((r) => r.modality === 'FA')!;
@@ -148,8 +148,8 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
       Number((await env.db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     const before = { scans: await count('scans'), outputs: await count('step_outputs'), derived: await count('derived_files'), subjects: await count('subjects'), sessions: await count('sessions') };
     const lastEvent = (await env.db.selectFrom('scan_events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m;
-    const exported = fs.readdirSync(path.join(exportDir, DS), { recursive: true }).map(String).sort();
-    const mtimes = Object.fromEntries(exported.map((f) => [f, fs.statSync(path.join(exportDir, DS, f)).mtimeMs]));
+    const exported = fs.readdirSync(path.join(exportDir, 'OpenMind', DS), { recursive: true }).map(String).sort();
+    const mtimes = Object.fromEntries(exported.map((f) => [f, fs.statSync(path.join(exportDir, 'OpenMind', DS, f)).mtimeMs]));
     const csvMtime = fs.statSync(path.join(exportDir, 'openneuro_metadata.csv')).mtimeMs;
 
     const second = await runCrawl();
@@ -158,8 +158,8 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
       { scans: await count('scans'), outputs: await count('step_outputs'), derived: await count('derived_files'), subjects: await count('subjects'), sessions: await count('sessions') },
       before,
     );
-    assert.deepEqual(fs.readdirSync(path.join(exportDir, DS), { recursive: true }).map(String).sort(), exported);
-    for (const f of exported) assert.equal(fs.statSync(path.join(exportDir, DS, f)).mtimeMs, mtimes[f], `${f} untouched`);
+    assert.deepEqual(fs.readdirSync(path.join(exportDir, 'OpenMind', DS), { recursive: true }).map(String).sort(), exported);
+    for (const f of exported) assert.equal(fs.statSync(path.join(exportDir, 'OpenMind', DS, f)).mtimeMs, mtimes[f], `${f} untouched`);
     assert.equal(fs.statSync(path.join(exportDir, 'openneuro_metadata.csv')).mtimeMs, csvMtime);
 
     const events = await env.db.selectFrom('scan_events').selectAll().where('id', '>', String(lastEvent)).where('dataset_id', '=', DS).execute();

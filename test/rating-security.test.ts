@@ -330,7 +330,6 @@ describe('rating tool security (issue #18)', function () {
         ['/login', deepObject, { Origin: base }],
       ];
       for (const [p, body, headers] of cases) {
-        console.log("case", p, body.length);
         const reply = await request(base, 'POST', p, { headers: p === '/login' ? headers : bearer(tokens.bob, headers), body });
         assert.equal(reply.status, 400, `${p}: ${reply.text}`);
         assert.equal(reply.json.reason, 'invalid_input');

@@ -79,7 +79,7 @@ describe('resume after a worker is killed (SIGKILL)', function () {
     assert.ok(completedAttempts.length >= total);
 
     // Files: each 3D image exported once, no temporary leftovers, table rows match.
-    const files = fs.readdirSync(path.join(exportDir, DS), { recursive: true }).map(String).filter((f) => f.endsWith('.nii.gz'));
+    const files = fs.readdirSync(path.join(exportDir, 'OpenMind', DS), { recursive: true }).map(String).filter((f) => f.endsWith('.nii.gz'));
     const isMask = (f: string) => /(deface|fb)_mask\.nii\.gz$/.test(f);
     assert.equal(files.filter((f) => !isMask(f)).length, total - 1 + derived);
     assert.equal(files.filter(isMask).length, 2 * (total - 1 + derived));

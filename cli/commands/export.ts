@@ -39,7 +39,7 @@ export async function runExport(db: DB, sourceRoot: string, out: string, args: E
   let kept = 0;
   for (const [i, r] of rows.entries()) {
     for (const rel of [r.image_path, r.anat_mask_path, r.anon_mask_path].filter((p): p is string => typeof p === 'string' && p.length > 0)) {
-      const from = fileInExport(src, 'flat', rel);
+      const from = fileInExport(src, 'openmind', rel);
       const dest = fileInExport(outRoot, 'openmind', rel);
       const same = fs.existsSync(dest) && (await fsp.stat(dest)).size === (await fsp.stat(from)).size && (await sha256File(dest)) === (await sha256File(from));
       if (same) kept++;

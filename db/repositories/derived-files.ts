@@ -1,4 +1,5 @@
 // Queries on `derived_files`: files a step made from a scan (masks, DWI maps, noise map), with provenance.
+import { sql } from 'kysely';
 import type { DB } from '../database.js';
 
 export interface DerivedFileRecord {
@@ -39,4 +40,17 @@ export async function derivedFilesWhere(db: DB, where: { scanIds?: string[]; kin
 /** Every derived file of a scan, with provenance, in the order made. */
 export async function derivedFilesOfScan(db: DB, scanId: string) {
   return db.selectFrom('derived_files').selectAll().where('scan_id', '=', scanId).orderBy('id').execute();
+}
+
+/** How the anatomy masks of these datasets (all, when none given) were made: brain method → count. */
+export async function maskMethodCounts(db: DB, datasetIds?: string[]): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('derived_files')
+    .innerJoin('scans', 'scans.id', 'derived_files.scan_id')
+    .select((eb) => [sql<string>`coalesce(derived_files.provenance->'params'->>'brainMethod', 'dataset')`.as('method'), eb.fn.countAll<number>().as('n')])
+    .where('derived_files.kind', '=', 'fb_mask')
+    .$if(!!datasetIds, (q) => q.where('scans.dataset_id', 'in', datasetIds!.length ? datasetIds! : ['']))
+    .groupBy(sql`1`)
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.method, Number(r.n)]));
 }

@@ -62,12 +62,20 @@ function fieldStrengthOf(row: OpenMindRow): number | null {
 
 /** Text from a source (a name, an author, a path) made safe for a Markdown table cell: no pipes or line breaks. */
 export function text(raw: string): string {
-  return raw.replace(/\|/g, '\\|').replace(/\s*[\r\n]+\s*/g, ' ');
+  // A dataset's Name, Authors and License are a stranger's text: every character Markdown or HTML
+  // would act on is escaped, so `<script>`, `<img onerror>` and `[x](javascript:…)` stay text.
+  return raw
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .replace(/[\\`*_[\]|]/g, (c) => `\\${c}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 /** Inline code (a path): backticks inside are replaced, so the span cannot end early. */
 function code(raw: string): string {
-  return `\`${text(raw).replace(/`/g, "'")}\``;
+  // Inside a code span nothing is Markdown; only the span's end and the table's cell end matter.
+  return `\`${raw.replace(/\s*[\r\n]+\s*/g, ' ').replace(/`/g, "'").replace(/\|/g, '\\|')}\``;
 }
 
 /** A Markdown table; cells are Markdown already (pass source text through text()). */
@@ -180,7 +188,7 @@ export function datasetCardMarkdown(rows: OpenMindRow[], opts: DatasetCardOption
     '',
     '## Images per modality',
     '',
-    ...table(['Modality', 'Images'], countBy(rows, (r) => String(r.modality ?? '') || 'unknown').map(([m, n]) => [m, String(n)])),
+    ...table(['Modality', 'Images'], countBy(rows, (r) => String(r.modality ?? '') || 'unknown').map(([m, n]) => [text(m), String(n)])),
     '',
     `DWI-derived images (derived_from set): ${derived}.`,
     '',

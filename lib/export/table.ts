@@ -44,8 +44,8 @@ export const CSV_FILE = 'openneuro_metadata.csv';
 export const ROOT_VARIABLE = 'openmind';
 
 /**
- * 'openmind': images under `<root>/OpenMind/` (what `openmind export --out` writes, what nnssl reads).
- * 'flat': images directly under `<root>/` (the pipeline's own working export, `$OPENMIND_DATA_DIR/export`).
+ * 'openmind': images under `<root>/OpenMind/` (the working export and `openmind export --out`; what nnssl reads).
+ * 'flat': images directly under `<root>/` (exports written before 2026-12; verify still reads them).
  * Either way the table's paths are relative to the images folder.
  */
 export type ExportLayout = 'openmind' | 'flat';

@@ -62,6 +62,8 @@ export interface RatingServer {
 
 const SMALL_BODY = 64 * 1024;
 const IMPORT_BODY = 8 * 1024 * 1024;
+/** How much of a refused body is read and dropped before the connection is cut instead. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -104,26 +106,53 @@ function redirect(res: ServerResponse, location: string, extra: Record<string, s
  * it is JSON if it starts with [ or { (the import takes CSV too): its nesting depth is checked as
  * it arrives, so a deep body is a 400 before it is parsed (or fully read).
  */
-async function readBody(req: IncomingMessage, limit: number, json: 'yes' | 'sniff' | 'no' = 'no'): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let guard: JsonDepthGuard | null = json === 'yes' ? new JsonDepthGuard() : null;
-  let sniffing = json === 'sniff';
-  for await (const chunk of req) {
-    const bytes = chunk as Buffer;
-    if (sniffing) {
-      const first = bytes.findIndex((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf);
-      if (first >= 0) {
-        sniffing = false;
-        if (bytes[first] === 0x5b || bytes[first] === 0x7b) guard = new JsonDepthGuard();
+function readBody(req: IncomingMessage, limit: number, json: 'yes' | 'sniff' | 'no' = 'no'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let guard: JsonDepthGuard | null = json === 'yes' ? new JsonDepthGuard() : null;
+    let sniffing = json === 'sniff';
+    let refused = false;
+    let drained = 0;
+    const refuse = (err: unknown) => {
+      refused = true;
+      chunks.length = 0;
+      reject(err);
+    };
+    req.on('data', (bytes: Buffer) => {
+      // A refused body is read to its end and dropped (the answer goes out at once), so the
+      // connection stays usable; past DRAIN_LIMIT the connection is cut instead.
+      if (refused) {
+        drained += bytes.length;
+        if (drained > DRAIN_LIMIT) req.socket.destroy();
+        return;
       }
-    }
-    guard?.feed(bytes);
-    size += bytes.length;
-    if (size > limit) throw new RatingError('payload_too_large', `request body is larger than ${limit} bytes`);
-    chunks.push(bytes);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+      try {
+        if (sniffing) {
+          const first = bytes.findIndex((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf);
+          if (first >= 0) {
+            sniffing = false;
+            if (bytes[first] === 0x5b || bytes[first] === 0x7b) guard = new JsonDepthGuard();
+          }
+        }
+        guard?.feed(bytes);
+        size += bytes.length;
+        if (size > limit) throw new RatingError('payload_too_large', `request body is larger than ${limit} bytes`);
+        chunks.push(bytes);
+      } catch (err) {
+        refuse(err);
+      }
+    });
+    req.on('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (err) => {
+      if (!refused) refuse(err);
+    });
+    req.on('close', () => {
+      if (!refused && !req.complete) refuse(new RatingError('invalid_input', 'the request body was cut short'));
+    });
+  });
 }
 
 function isJson(req: IncomingMessage): boolean {
