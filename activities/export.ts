@@ -16,7 +16,7 @@ import { filterRows, isEmptyFilter, type ExportFilters } from '../lib/export/fil
 import type { DB } from '../db/database.js';
 import { readInputJson } from '../lib/input-files.js';
 import { completed3dScans } from '../db/repositories/scans.js';
-import { derivedFilesWhere } from '../db/repositories/derived-files.js';
+import { derivedFilesWhere, maskMethodCounts } from '../db/repositories/derived-files.js';
 import { datasetsWithIds } from '../db/repositories/datasets.js';
 
 export const EXPORT_VERSION = '2';
@@ -160,7 +160,8 @@ export async function writeCollectionFilesAt(db: DB, root: string, rows: OpenMin
   const datasets = [...new Set(rows.map((r) => String(r.image_path).split('/')[0]))];
   const sources = await sourceDatasets(db, datasets, opts.dataDir ?? path.dirname(root));
   const filters = opts.filters;
-  const card = { sources, filters: filters && !isEmptyFilter(filters) ? filters : undefined, layout: opts.layout };
+  const maskMethods = await maskMethodCounts(db, datasets);
+  const card = { sources, filters: filters && !isEmptyFilter(filters) ? filters : undefined, layout: opts.layout, maskMethods };
   const readme = datasetCardMarkdown(rows, card);
   const existing = await fsp.readFile(path.join(root, 'README.md'), 'utf8').catch(() => null);
   if (existing !== readme) {

@@ -3,6 +3,7 @@ import type { ActivityDeps } from './deps.js';
 import * as scans from '../db/repositories/scans.js';
 import * as datasets from '../db/repositories/datasets.js';
 import * as crawls from '../db/repositories/crawls.js';
+import { maskMethodCounts } from '../db/repositories/derived-files.js';
 
 export function createScanStatusActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -24,10 +25,11 @@ export function createScanStatusActivities(deps: ActivityDeps) {
     await datasets.recordDatasetFailure(db, input);
   }
 
-  async function datasetCounts(input: { datasetId: string }): Promise<{ scans: number; completed: number; failed: number; failures: { scanId: string; step?: string; reason?: string; message?: string }[] }> {
+  async function datasetCounts(input: { datasetId: string }): Promise<{ scans: number; completed: number; failed: number; failures: { scanId: string; step?: string; reason?: string; message?: string }[]; maskMethods: Record<string, number> }> {
     const rows = await scans.scanStatusesOf(db, input.datasetId);
     const failed = rows.filter((r) => r.status === 'failed');
     return {
+      maskMethods: await maskMethodCounts(db, [input.datasetId]),
       scans: rows.length,
       completed: rows.filter((r) => r.status === 'completed').length,
       failed: failed.length,

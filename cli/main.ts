@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { dataPaths, loadConfig } from '../services/config.js';
 import { openAppDatabase } from '../services/database.js';
 import { startRuntime } from './runtime.js';
-import { crawlWorkflowId, followCrawl, printCrawlSummary, sourcesFromArgs, startCrawl } from './commands/crawl.js';
+import { crawlWorkflowId, followCrawl, maskMethodsLine, printCrawlSummary, sourcesFromArgs, startCrawl } from './commands/crawl.js';
 import { formatHistory, scanHistory } from './commands/history.js';
 import { runDemo } from './commands/demo.js';
 import { generateSampleDataset } from '../lib/sample/dataset.js';
@@ -14,6 +14,7 @@ import type { CrawlInput } from '../workflows/crawl.js';
 import { installLogger } from '../services/logging.js';
 import { findCrawl, listCrawls } from '../db/repositories/crawls.js';
 import { scanFailureCounts } from '../db/repositories/scans.js';
+import { maskMethodCounts } from '../db/repositories/derived-files.js';
 
 // The CLI shows errors only; worker processes (workers/*.ts) log warnings too.
 installLogger((process.env.OPENMIND_LOG_LEVEL ?? 'ERROR').toUpperCase() as 'ERROR');
@@ -45,11 +46,12 @@ program
   .option('--export-dir <dir>', 'export folder')
   .option('--intake-only', 'only download, verify and validate; process in a later run')
   .option('--no-network-masks', 'masks without the MindGrab network (classical brain estimate)')
+  .option('--allow-root <dirs...>', 'folders outside the dataset folders that their links may point into (e.g. a DataLad annex on other storage); other links out are refused as outside_dataset')
   .option('--no-wait', 'start the crawl and return')
   .option('--with-workers', 'also run workers in this process (default when no TEMPORAL_ADDRESS)')
   .action(async (folders: string[], o) => {
     const config = loadConfig();
-    const sources = sourcesFromArgs(folders, o.openneuro, o.endpoint ?? process.env.OPENNEURO_ENDPOINT);
+    const sources = sourcesFromArgs(folders, o.openneuro, o.endpoint ?? process.env.OPENNEURO_ENDPOINT, o.allowRoot ?? []);
     if (sources.length === 0) throw new Error('nothing to crawl: give BIDS folders and/or --openneuro <ids|all>');
     const input: CrawlInput = {
       name: o.name,
@@ -116,11 +118,13 @@ program
     try {
       const crawls = await listCrawls(db, name);
       const failures = await scanFailureCounts(db);
-      if (o.json) return console.log(JSON.stringify({ crawls, failures }, null, 2));
+      if (o.json) return console.log(JSON.stringify({ crawls, failures, maskMethods: await maskMethodCounts(db) }, null, 2));
       for (const c of crawls) {
         const s = c.summary as any;
         console.log(`${c.id.padEnd(24)} ${c.status.padEnd(10)} ${s ? `${s.completed}/${s.datasets} datasets, ${s.scansCompleted} scans done, ${s.scansFailed} failed` : ''}`);
       }
+      const masks = maskMethodsLine(await maskMethodCounts(db));
+      if (masks) console.log(`\n${masks}`);
       if (failures.length) {
         console.log('\nfailed scans by reason:');
         for (const f of failures) console.log(`  ${String(f.n).padStart(6)}  ${f.failure_step}: ${f.failure_reason}`);

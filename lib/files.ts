@@ -9,7 +9,7 @@ import { isSafeRelativePath } from './bids/index.js';
 /** Write bytes atomically: a temporary file in the same folder, then rename, so readers never see half a file. */
 export async function writeFileAtomic(dest: string, data: Uint8Array | string): Promise<void> {
   await fsp.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const tmp = tempNameFor(dest);
   try {
     await fsp.writeFile(tmp, data);
     await fsp.rename(tmp, dest);
@@ -22,7 +22,7 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string): 
 /** Copy a file atomically, optionally through a transform stream (e.g. gzip). */
 export async function copyFileAtomic(src: string, dest: string, transform?: NodeJS.ReadWriteStream): Promise<void> {
   await fsp.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const tmp = tempNameFor(dest);
   try {
     if (transform) await pipeline(fs.createReadStream(src), transform, fs.createWriteStream(tmp));
     else await fsp.copyFile(src, tmp);
@@ -59,9 +59,23 @@ export function stableStringify(value: unknown): string {
     .join(',')}}`;
 }
 
-/** File-name-safe form of an id or tag (scan ids hold ':' and '/'). */
+/** File names stay this short, leaving room for suffixes (.png, .tmp-…) under the usual 255-byte limit. */
+const MAX_NAME_BYTES = 160;
+
+/**
+ * File-name-safe form of an id or tag (scan ids hold ':' and '/'). A long id (a legal file name can
+ * already be 255 bytes) keeps its start and gets a hash of the whole, so names stay unique and short.
+ */
 export function fileSafeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
+  const safe = id.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return safe.length <= MAX_NAME_BYTES ? safe : `${safe.slice(0, MAX_NAME_BYTES - 17)}-${sha256(id).slice(0, 16)}`;
+}
+
+/** A temporary name beside `dest` that is short whatever dest's name is. */
+function tempNameFor(dest: string): string {
+  const base = path.basename(dest);
+  const stem = base.length <= MAX_NAME_BYTES ? base : sha256(base).slice(0, 32);
+  return path.join(path.dirname(dest), `${stem}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
 }
 
 export class UnsafePathError extends Error {

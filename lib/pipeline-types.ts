@@ -55,6 +55,8 @@ export interface DatasetOutcome {
   completed: number;
   failed: number;
   failures: { scanId: string; step?: string; reason?: string; message?: string }[];
+  /** Anatomy masks by how their brain was found: 'mindgrab' (the network), 'classical' (no network), 'dataset' (shipped mask). */
+  maskMethods?: Record<string, number>;
   reason?: string;
   message?: string;
   exportDir?: string;
@@ -68,6 +70,8 @@ export interface CrawlSummary {
   scans: number;
   scansCompleted: number;
   scansFailed: number;
+  /** Anatomy masks by brain method, summed over the datasets (see DatasetOutcome). */
+  maskMethods?: Record<string, number>;
   failures: { datasetId: string; scanId?: string; step?: string; reason?: string; message?: string }[];
 }
 

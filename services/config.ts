@@ -1,4 +1,5 @@
 // Runtime configuration, read once from the environment (see README "Environment").
+import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,8 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   modelsDir: string;
+  /** Why that models folder: the variable, the model store, the shared copy, or the store to download into. */
+  modelsDirSource: 'OPENMIND_MODELS_DIR' | 'store' | 'shared' | 'store (empty: downloads on first use)';
   /** Converted model graphs when the models folder is read-only. */
   cacheDir: string;
   sharedDir: string;
@@ -29,13 +32,14 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.OPENMIND_DATA_DIR ?? path.join(process.cwd(), '.openmind'));
   const sharedDir = path.resolve(env.OPENMIND_SHARED ?? path.join(repoRoot, '..', 'shared'));
+  const cacheDir = path.resolve(env.OPENMIND_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'openmind'));
   return {
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
-    modelsDir: path.resolve(env.OPENMIND_MODELS_DIR ?? path.join(os.homedir(), '.cache', 'openmind', 'models')),
-    cacheDir: path.resolve(env.OPENMIND_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'openmind')),
+    ...modelsDirOf(env, cacheDir, sharedDir),
+    cacheDir,
     sharedDir,
     executionProvider: env.OPENMIND_EP === 'cuda' ? 'cuda' : 'cpu',
     openneuroEndpoint: env.OPENNEURO_ENDPOINT || 'https://openneuro.org',
@@ -53,4 +57,19 @@ export function dataPaths(dataDir: string) {
     temporalDb: path.join(dataDir, 'temporal.db'),
     samples: path.join(dataDir, 'samples'),
   };
+}
+
+/**
+ * Where the masks network's model is, in this order: OPENMIND_MODELS_DIR when set; the model store
+ * (<cache>/models) when it holds MindGrab; the shared copy beside the checkout (../shared/models) when
+ * it does; else the store, which downloads on first use (and, offline, the masks say they ran without
+ * the network).
+ */
+export function modelsDirOf(env: NodeJS.ProcessEnv, cacheDir: string, sharedDir: string): Pick<Config, 'modelsDir' | 'modelsDirSource'> {
+  if (env.OPENMIND_MODELS_DIR) return { modelsDir: path.resolve(env.OPENMIND_MODELS_DIR), modelsDirSource: 'OPENMIND_MODELS_DIR' };
+  const store = path.join(cacheDir, 'models');
+  const holdsMindgrab = (dir: string) => fs.existsSync(path.join(dir, 'mindgrab', 'model.json')) && fs.existsSync(path.join(dir, 'mindgrab', 'model.bin'));
+  if (holdsMindgrab(store)) return { modelsDir: store, modelsDirSource: 'store' };
+  if (holdsMindgrab(path.join(sharedDir, 'models'))) return { modelsDir: path.join(sharedDir, 'models'), modelsDirSource: 'shared' };
+  return { modelsDir: store, modelsDirSource: 'store (empty: downloads on first use)' };
 }

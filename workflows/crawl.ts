@@ -49,7 +49,8 @@ export async function crawl(input: CrawlInput): Promise<CrawlSummary> {
   const report = () =>
     setCurrentDetails(
       `**crawl ${crawlId}**: ${summary.completed + summary.failed}/${summary.datasets} datasets ` +
-        `(${summary.failed} failed), ${summary.scansCompleted} scans done, ${summary.scansFailed} failed; running: ${[...running].join(', ') || '-'}`,
+        `(${summary.failed} failed), ${summary.scansCompleted} scans done, ${summary.scansFailed} failed` +
+        `${summary.maskMethods?.classical ? `; ${summary.maskMethods.classical} masks without the network (classical brain estimate)` : ''}; running: ${[...running].join(', ') || '-'}`,
     );
   report();
 
@@ -155,6 +156,7 @@ function addOutcome(summary: CrawlSummary, o: DatasetOutcome): void {
   summary.scans += o.scans;
   summary.scansCompleted += o.completed;
   summary.scansFailed += o.failed;
+  for (const [method, n] of Object.entries(o.maskMethods ?? {})) summary.maskMethods = { ...summary.maskMethods, [method]: (summary.maskMethods?.[method] ?? 0) + n };
   if (o.status === 'failed') summary.failures.push({ datasetId: o.datasetId, reason: o.reason, message: o.message });
   for (const f of o.failures) summary.failures.push({ datasetId: o.datasetId, scanId: f.scanId, step: f.step, reason: f.reason, message: f.message });
   // The full list is in the database; the workflow carries the first ones only.

@@ -44,6 +44,7 @@ export async function followCrawl(client: Client, db: DB | undefined, workflowId
         runningDone = n('completed') + n('failed');
         if (total) extra = `| ${p.running.join(',')}: scans ${n('completed') + n('failed')}/${total}${b ? `, ${(b / 1e6).toFixed(1)} MB downloaded` : ''}`;
       }
+      if (p.maskMethods?.classical) extra += ` | ${p.maskMethods.classical} masks WITHOUT the network`;
       const scansDone = p.scansCompleted + p.scansFailed + runningDone;
       bar.update({ label: 'datasets', done: p.completed + p.failed, total: p.datasets, failed: p.failed, extra, rate: { count: scansDone, unit: 'scans' } });
     } catch {
@@ -55,8 +56,9 @@ export async function followCrawl(client: Client, db: DB | undefined, workflowId
   return (await result) as CrawlSummary;
 }
 
-export function sourcesFromArgs(folders: string[], openneuro: string[] | undefined, endpoint: string | undefined): CrawlSource[] {
-  const sources: CrawlSource[] = folders.map((f) => ({ kind: 'local', path: path.resolve(f) }));
+export function sourcesFromArgs(folders: string[], openneuro: string[] | undefined, endpoint: string | undefined, allowRoots: string[] = []): CrawlSource[] {
+  const allowedRoots = allowRoots.map((r) => path.resolve(r));
+  const sources: CrawlSource[] = folders.map((f) => ({ kind: 'local', path: path.resolve(f), ...(allowedRoots.length ? { allowedRoots } : {}) }));
   if (openneuro?.length) {
     sources.push({ kind: 'openneuro', endpoint, datasets: openneuro.includes('all') ? 'all' : openneuro });
   }
@@ -65,8 +67,21 @@ export function sourcesFromArgs(folders: string[], openneuro: string[] | undefin
 
 export function printCrawlSummary(s: CrawlSummary): void {
   console.log(`crawl ${s.crawlId}: ${s.completed}/${s.datasets} datasets completed, ${s.failed} failed; scans ${s.scansCompleted} completed, ${s.scansFailed} failed of ${s.scans}`);
+  const line = maskMethodsLine(s.maskMethods);
+  if (line) console.log(line);
   if (s.failures.length) {
     console.log('failures:');
     for (const f of s.failures) console.log(`  ${f.scanId ?? f.datasetId}  [${f.step ?? 'dataset'}] ${f.reason ?? ''}: ${f.message ?? ''}`);
   }
+}
+
+/** How the masks' brains were found, said plainly; the classical fallback is never silent. */
+export function maskMethodsLine(methods: Record<string, number> | undefined): string | undefined {
+  if (!methods || Object.keys(methods).length === 0) return undefined;
+  const parts = [
+    methods.mindgrab ? `${methods.mindgrab} with the MindGrab network` : '',
+    methods.dataset ? `${methods.dataset} from the dataset's own defacing masks` : '',
+    methods.classical ? `${methods.classical} WITHOUT the network (classical brain estimate; the reason is in \`openmind history <scan>\`)` : '',
+  ].filter(Boolean);
+  return `masks: ${parts.join(', ')}`;
 }

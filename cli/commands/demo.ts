@@ -17,6 +17,7 @@ export async function runDemo(opts: { subjects?: number; exportDir?: string }): 
     console.error(`generating the sample dataset in ${sampleDir} …`);
     await generateSampleDataset(sampleDir, { subjects: opts.subjects ?? 3 });
   }
+  console.error(`masks network: MindGrab from ${config.modelsDir} (${config.modelsDirSource})`);
   const rt = await startRuntime(config, { log: (s) => console.error(s) });
   try {
     const exportDir = path.resolve(opts.exportDir ?? paths.export);
@@ -39,6 +40,7 @@ export async function runDemo(opts: { subjects?: number; exportDir?: string }): 
     if (rt.embedded) {
       console.log(`Temporal UI:    ${rt.uiUrl} (state kept in ${paths.temporalDb}; \`npx openmind server\` serves it again after this command ends)`);
     } else console.log(`Temporal:       ${rt.address}`);
+    console.log(`masks network:  ${config.modelsDir} (${config.modelsDirSource})`);
     console.log(`audit a scan:   npx openmind history ${scans[0]?.id ?? '<scan-id>'}`);
   } finally {
     await rt.close();

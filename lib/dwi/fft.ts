@@ -291,7 +291,7 @@ export class BatchFft extends StockhamPlan {
     const { p, l, m } = s;
     const mB = m * this.batch;
     const outStride = l * mB;
-    const comb = this.generic.get(s)!;
+    const { re: cRe, im: cIm } = this.generic.get(s)!;
     for (let j = 0; j < l; j++) {
       const inBase = j * mB * p;
       const outBase = j * mB;
@@ -301,7 +301,7 @@ export class BatchFft extends StockhamPlan {
         for (let kb = 0; kb < mB; kb++) {
           let sr = 0, si = 0;
           for (let q = 0; q < p; q++) {
-            const wr = comb.re[w + q], wi = sign * comb.im[w + q];
+            const wr = cRe[w + q], wi = sign * cIm[w + q];
             const ar = aRe[inBase + kb + q * mB], ai = aIm[inBase + kb + q * mB];
             sr += ar * wr - ai * wi;
             si += ar * wi + ai * wr;

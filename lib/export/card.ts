@@ -33,8 +33,10 @@ export interface DatasetCardOptions {
   /** The filters that chose these rows (shown in the card; nothing set = everything). */
   filters?: ExportFilters;
   title?: string;
-  /** Where the images are: 'openmind' (default, under OpenMind/) or 'flat' (the pipeline's working export). */
+  /** Where the images are: 'openmind' (default, under OpenMind/) or 'flat' (exports written before 2026-12). */
   layout?: ExportLayout;
+  /** Anatomy masks by how the brain was found: 'mindgrab', 'classical', 'dataset'. */
+  maskMethods?: Record<string, number>;
 }
 
 export interface DatasetCardFiles {
@@ -192,6 +194,7 @@ export function datasetCardMarkdown(rows: OpenMindRow[], opts: DatasetCardOption
     '',
     `DWI-derived images (derived_from set): ${derived}.`,
     '',
+    ...maskMethodLines(opts.maskMethods),
     '## Field strength',
     '',
     ...fieldStrengthTable(rows),
@@ -226,4 +229,15 @@ export async function writeDatasetCard(dir: string, rows: OpenMindRow[], opts: D
   await writeFileAtomic(plots[1], chartPng(sexHistogram(rows)));
   await writeFileAtomic(readme, datasetCardMarkdown(rows, opts));
   return { readme, plots };
+}
+
+/** How the masks were made, so a reader knows how many anatomy masks had the network behind them. */
+function maskMethodLines(methods: Record<string, number> | undefined): string[] {
+  if (!methods || Object.keys(methods).length === 0) return [];
+  const label: Record<string, string> = {
+    mindgrab: 'brain from the MindGrab network',
+    classical: 'brain from the classical estimate (the network was not available)',
+    dataset: "the dataset's own defacing mask",
+  };
+  return ['## How the masks were made', '', ...table(['Method', 'Images'], Object.entries(methods).sort().map(([m, n]) => [text(label[m] ?? m), String(n)])), ''];
 }

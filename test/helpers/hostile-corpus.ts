@@ -19,7 +19,8 @@ export interface HostileInput {
     | { kind: 'scan_failed'; scan: string; reason: string }
     | { kind: 'issue'; file: string; reason: string }
     | { kind: 'dataset_failed'; reason: string }
-    | { kind: 'completed'; scan: string };
+    | { kind: 'completed'; scan: string }
+    | { kind: 'card_escaped' };
 }
 
 export interface HostileCorpus {
@@ -133,7 +134,8 @@ export function makeHostileCorpus(root: string): HostileCorpus {
 
   // --- NIfTI headers and data: hostile-nifti ---
   const n = ds('hostile-nifti');
-  write(path.join(n, 'dataset_description.json'), description('nifti'));
+  write(path.join(n, 'dataset_description.json'), description('<script>alert(1)</script>', { Authors: ['<img src=x onerror=alert(1)>'], License: '[x](javascript:alert(1))' }));
+  inputs.push({ name: 'Name, Authors and License with HTML and a javascript: link', dataset: 'hostile-nifti', expect: { kind: 'card_escaped' } });
   writeHead(path.join(n, 'sub-01/anat/sub-01_T1w.nii.gz'), (b) => b.writeFloatLE(1e38, 112));
   inputs.push({ name: 'scl_slope 1e38', dataset: 'hostile-nifti', expect: { kind: 'scan_failed', scan: 'sub-01/anat/sub-01_T1w', reason: 'scaling_out_of_range' } });
   writeHead(path.join(n, 'sub-01/anat/sub-01_T2w.nii.gz'), (b) => b.writeFloatLE(0, 108));
