@@ -268,7 +268,7 @@ program
   .option('--json', 'print the result as JSON')
   .option('--models-dir <dir>', 'model store (default $OPENMIND_MODELS_DIR or ~/.cache/openmind/models)')
   .option('--ep <provider>', 'execution provider: cpu or cuda (falls back to the CPU, recorded)')
-  .action(async (image: string, o) => (await import('./commands/masks.js')).runMasks(image, { out: o.out, json: o.json, modelsDir: o.modelsDir ?? process.env.OPENMIND_MODELS_DIR, ep: o.ep ?? process.env.OPENMIND_EP }));
+  .action(async (image: string, o) => (await import('./commands/masks.js')).runMasks(image, { out: o.out, json: o.json, modelsDir: o.modelsDir, ep: o.ep }));
 
 program
   .command('dwi')

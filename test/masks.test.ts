@@ -182,29 +182,25 @@ describe('model store and sessions', function () {
     const models = await A.tempDir('models');
     await fs.mkdir(path.join(models, 'mindgrab'));
     for (const f of ['model.json', 'model.bin']) await fs.copyFile(path.join(A.MODELS_DIR, 'mindgrab', f), path.join(models, 'mindgrab', f));
-    const previous = process.env.OPENMIND_CACHE_DIR;
-    process.env.OPENMIND_CACHE_DIR = await A.tempDir('cache-empty');
-    const first = await loadMindgrabGraph({ modelsDir: models });
-    const second = await loadMindgrabGraph({ modelsDir: models });
+    const emptyCache = await A.tempDir('cache-empty');
+    const first = await loadMindgrabGraph({ modelsDir: models, cacheDir: emptyCache });
+    const second = await loadMindgrabGraph({ modelsDir: models, cacheDir: emptyCache });
     assert.equal(first.converted, true);
     assert.equal(second.converted, false);
     assert.equal(second.onnxSha256, first.onnxSha256);
     assert.equal(path.dirname(second.path ?? ''), path.join(models, 'mindgrab'));
     assert.ok(second.path?.endsWith(`-c${MINDGRAB_CONVERTER_VERSION}.onnx`), second.path);
-    // Read-only models folder (no write bits): the graph goes to OPENMIND_CACHE_DIR instead.
+    // Read-only models folder (no write bits): the graph goes to the cache folder (OPENMIND_CACHE_DIR) instead.
     const readOnly = await A.tempDir('models-ro');
     await fs.mkdir(path.join(readOnly, 'mindgrab'));
     for (const f of ['model.json', 'model.bin']) await fs.copyFile(path.join(A.MODELS_DIR, 'mindgrab', f), path.join(readOnly, 'mindgrab', f));
     await fs.chmod(path.join(readOnly, 'mindgrab'), 0o555);
     const cache = await A.tempDir('cache');
-    process.env.OPENMIND_CACHE_DIR = cache;
     try {
-      const cached = await loadMindgrabGraph({ modelsDir: readOnly });
+      const cached = await loadMindgrabGraph({ modelsDir: readOnly, cacheDir: cache });
       assert.ok(cached.path?.startsWith(cache), cached.path);
       assert.deepEqual((await fs.readdir(path.join(readOnly, 'mindgrab'))).sort(), ['model.bin', 'model.json']);
     } finally {
-      if (previous === undefined) delete process.env.OPENMIND_CACHE_DIR;
-      else process.env.OPENMIND_CACHE_DIR = previous;
       await fs.chmod(path.join(readOnly, 'mindgrab'), 0o755);
     }
   });

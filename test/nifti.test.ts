@@ -405,7 +405,7 @@ describe('lib/nifti', function () {
       expectInvalidSync(() => parseNifti(corrupt), 'unreadable');
       const dir = tmpPath('a_directory.nii');
       await fs.mkdir(dir);
-      await expectInvalid(validateNifti(dir), 'unreadable');
+      await expectInvalid(validateNifti(dir), 'not_regular_file');
     });
 
     it('truncated: .nii and .nii.gz cut short', async () => {

@@ -43,6 +43,8 @@ function stubActivities(scans: ScanRef[], calls: Call[], overrides: Record<strin
     datasetCounts: () => ({ scans: scans.length, completed: 0, failed: 0, failures: [] }),
     markDatasetFinished: () => undefined,
     recordDatasetFailure: () => undefined,
+    recordCrawl: () => undefined,
+    listOpenNeuroDatasets: () => ['ds000001'],
   };
   const all = { ...defaults, ...overrides };
   return Object.fromEntries(
@@ -139,6 +141,24 @@ describe('workflows with stubbed activities (no database)', function () {
     assert.ok(!calls.some((c) => c.input.scanId === 'ds:bad' && c.name === 'computeScanMasks'));
     assert.deepEqual(calls.filter((c) => c.name === 'markScanCompleted').map((c) => c.input.scanId).sort(), ['ds:a', 'ds:c']);
     assert.ok(calls.some((c) => c.name === 'exportDataset'), 'the export still runs');
+  });
+
+  it('records a crawl that breaks as failed, with the reason, instead of leaving it running', async () => {
+    const calls: Call[] = [];
+    const activities = stubActivities([], calls, {
+      listOpenNeuroDatasets: () => {
+        throw ApplicationFailure.nonRetryable('the catalog is unreachable', 'InvalidInput', { reason: 'catalog_unreachable' });
+      },
+    });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.io, activities, workflowBundle: bundle });
+    await worker.runUntil(
+      assert.rejects(
+        env.client.workflow.execute('crawl', { taskQueue: TASK_QUEUES.io, workflowId: `crawl/stub-${++run}`, args: [{ name: 'broken', sources: [{ kind: 'openneuro', datasets: 'all' }] }] }),
+      ),
+    );
+    const records = calls.filter((c) => c.name === 'recordCrawl').map((c) => c.input.status);
+    assert.deepEqual(records, ['running', 'failed']);
+    assert.match(JSON.stringify(calls.at(-1)?.input), /the catalog is unreachable/);
   });
 
   it('pages through the scans and continues as new after pagesPerRun pages', async () => {

@@ -3,11 +3,12 @@
 // Continues-as-new with the remaining datasets when Temporal suggests it, so 1,000 datasets never
 // make an oversized history. One dataset's failure is recorded in the summary, never rethrown.
 import {
-  continueAsNew, defineQuery, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
-  ParentClosePolicy,
+  continueAsNew, defineQuery, patched, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo,
+  ContinueAsNew, ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { CrawlSource, CrawlSummary, DatasetOutcome, DatasetSource, PipelineOptions } from '../lib/pipeline-types.js';
 import { activitiesFor, failureInfo, inWindow, writeCollectionFiles } from './activity-stubs.js';
+import { PATCHES } from './patches.js';
 import { datasetIdOf, datasetPipeline } from './dataset-pipeline.js';
 import { CrawlId, DatasetId, Status, Step } from './search-attributes.js';
 
@@ -30,6 +31,19 @@ export const crawlProgressQuery = defineQuery<CrawlSummary & { pending: number; 
 const MAX_FAILURES_CARRIED = 200;
 
 export async function crawl(input: CrawlInput): Promise<CrawlSummary> {
+  try {
+    return await runCrawl(input);
+  } catch (err) {
+    // A crawl that breaks says so in the crawls table, with why, instead of staying 'running'.
+    if (!(err instanceof ContinueAsNew) && patched(PATCHES.crawlFailureRecorded)) {
+      const f = failureInfo(err);
+      await activitiesFor(input.options?.heartbeatSeconds).io.recordCrawl({ crawlId: input.name, status: 'failed', summary: { crawlId: input.name, failed: f } });
+    }
+    throw err;
+  }
+}
+
+async function runCrawl(input: CrawlInput): Promise<CrawlSummary> {
   const crawlId = input.name;
   const opts = input.options ?? {};
   const acts = activitiesFor(opts.heartbeatSeconds);

@@ -5,4 +5,6 @@ export const PATCHES = {
   pagesPerRun: 'dataset-pages-per-run',
   /** 2026-12: the collection files' activity is `writeCollectionFiles` (was `writeMetadataTable`, which wrote four files). */
   collectionFiles: 'write-collection-files',
+  /** 2026-12: a crawl that fails records status 'failed' and why (it stayed 'running'). */
+  crawlFailureRecorded: 'crawl-failure-recorded',
 } as const;

@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { computeMasks, type MasksResult } from '../../lib/masks/index.js';
+import { loadConfig } from '../../services/config.js';
 
 export interface MasksCommandOptions {
   out: string;
@@ -36,7 +37,8 @@ function summary(image: string, r: MasksResult) {
 export async function runMasks(image: string, opts: MasksCommandOptions): Promise<void> {
   const print = opts.print ?? ((t: string) => process.stdout.write(t + '\n'));
   const ep = opts.ep === undefined ? undefined : opts.ep.toLowerCase() === 'cuda' ? 'cuda' : 'cpu';
-  const result = await computeMasks(image, opts.out, { modelsDir: opts.modelsDir, executionProvider: ep });
+  const config = loadConfig();
+  const result = await computeMasks(image, opts.out, { modelsDir: opts.modelsDir ?? config.modelsDir, cacheDir: config.cacheDir, executionProvider: ep ?? config.executionProvider });
   const report = summary(image, result);
   await fs.writeFile(path.join(opts.out, MASKS_JSON_NAME), JSON.stringify({ ...report, provenance: result.provenance }, null, 2) + '\n');
   if (opts.json) {

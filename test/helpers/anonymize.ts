@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { affineOf, readNifti, writeNifti } from '../../lib/nifti/index.js';
-import { close, dilate, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../../lib/volume/morphology.js';
+import { ALL_AXES_EDGED, close, dilate, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../../lib/volume/morphology.js';
 import { voxelCount, type Dims, type Vec3 } from '../../lib/volume/shape.js';
 import { invert4, multiply4, rasDims, rasSpacing, reorientationOf, toRas, worldOf, type Volume } from '../../lib/masks/volume.js';
 
@@ -78,9 +78,9 @@ export function referenceHeadNonzero(vol: Volume): Uint8Array {
   let mask: Uint8Array = Uint8Array.from(vol.data, (v) => (v > 0 ? 1 : 0));
   mask = close(mask, vol.dims, vol.spacing, 2);
   mask = largestComponent(mask, vol.dims);
-  mask = fillHoles(mask, vol.dims);
-  mask = fillHolesSlices(mask, vol.dims, 2);
-  return fillHolesSlices(mask, vol.dims, 0);
+  mask = fillHoles(mask, vol.dims, ALL_AXES_EDGED);
+  mask = fillHolesSlices(mask, vol.dims, 2, ALL_AXES_EDGED);
+  return fillHolesSlices(mask, vol.dims, 0, ALL_AXES_EDGED);
 }
 
 /**
@@ -95,8 +95,8 @@ export function referenceHeadNoisy(vol: Volume): Uint8Array {
   let mask: Uint8Array = Uint8Array.from(s, (v) => (v > threshold ? 1 : 0));
   mask = largestComponent(mask, vol.dims);
   mask = close(mask, vol.dims, vol.spacing, 2);
-  mask = fillHoles(mask, vol.dims);
-  return fillHolesSlices(mask, vol.dims, 2);
+  mask = fillHoles(mask, vol.dims, ALL_AXES_EDGED);
+  return fillHolesSlices(mask, vol.dims, 2, ALL_AXES_EDGED);
 }
 
 /** The region an anonymization may claim: the head's x and z extent, from its back to the front of the grid. */
