@@ -4,17 +4,14 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { ReasonedError } from './errors.js';
 
 export type InputFileReason = 'missing' | 'outside_dataset' | 'not_regular_file' | 'too_large' | 'too_deep' | 'invalid_json';
 
-export class InputFileError extends Error {
-  readonly reason: InputFileReason;
-  readonly details: Record<string, unknown>;
+export class InputFileError extends ReasonedError<InputFileReason> {
+  declare readonly details: Record<string, unknown>;
   constructor(reason: InputFileReason, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'InputFileError';
-    this.reason = reason;
-    this.details = details;
+    super(reason, message, details);
   }
 }
 

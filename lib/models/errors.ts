@@ -1,4 +1,5 @@
 // Errors of the model store, converter and session helper, each with a machine-readable reason.
+import { ReasonedError } from '../errors.js';
 
 export type ModelErrorReason =
   | 'unknown_model'
@@ -9,13 +10,4 @@ export type ModelErrorReason =
   | 'session_failed'
   | 'inference_failed';
 
-export class ModelError extends Error {
-  readonly reason: ModelErrorReason;
-  readonly details?: Record<string, unknown>;
-  constructor(reason: ModelErrorReason, message: string, details?: Record<string, unknown>) {
-    super(message);
-    this.name = 'ModelError';
-    this.reason = reason;
-    this.details = details;
-  }
-}
+export class ModelError extends ReasonedError<ModelErrorReason> {}

@@ -1,4 +1,5 @@
 // Shared NIfTI types, the datatype table and the validation error.
+import { ReasonedError } from '../errors.js';
 
 export type NiftiDatatypeName =
   | 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32'
@@ -85,16 +86,7 @@ export type NiftiInvalidReason =
   | 'bad_vox_offset' | 'scaling_out_of_range' | 'trailing_data' | 'not_regular_file';
 
 /** Thrown for any file or buffer that is not a usable NIfTI image; `reason` is machine-readable. */
-export class NiftiValidationError extends Error {
-  readonly reason: NiftiInvalidReason;
-  readonly details?: Record<string, unknown>;
-  constructor(reason: NiftiInvalidReason, message: string, details?: Record<string, unknown>) {
-    super(message);
-    this.name = 'NiftiValidationError';
-    this.reason = reason;
-    this.details = details;
-  }
-}
+export class NiftiValidationError extends ReasonedError<NiftiInvalidReason> {}
 
 export interface NiftiSummary {
   version: 1 | 2;
