@@ -3,11 +3,13 @@
 // the database or the export, the export step succeeds, and the crawl ends in bounded time.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { getTestEnv, withWorkers, type TestEnv } from './helpers/env.js';
 import { makeHostileCorpus, SECRET, type HostileCorpus } from './helpers/hostile-corpus.js';
 import { sha256File } from '../lib/files.js';
 import type { CrawlSummary } from '../lib/pipeline-types.js';
+import { freePort, isOurServer, startDevServer } from '../services/temporal.js';
 
 const CRAWL_LIMIT_MS = 300_000;
 
@@ -112,6 +114,29 @@ describe('hostile input: a crawl of the generated corpus', function () {
     for (const f of files) {
       if (/\.(csv|json|md|tsv)$/.test(f)) assert.ok(!fs.readFileSync(f, 'utf8').includes(SECRET), `${f} holds no outside value`);
       if (f.endsWith('.nii.gz')) assert.notEqual(await sha256File(f), secretHash, `${f} is not the outside image`);
+    }
+  });
+});
+
+describe('the embedded Temporal dev server', function () {
+  this.timeout(120_000);
+
+  it('never joins another program on its port: it starts its own on free ports and says which', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const server = await startDevServer({ port, uiPort: await freePort() });
+    try {
+      assert.notEqual(server.address, `127.0.0.1:${port}`);
+      assert.match(server.notice ?? '', new RegExp(`port ${port} is held by something that is not an OpenMind Temporal server`));
+      assert.ok(await isOurServer(server.address), 'the server started is ours');
+      const again = await startDevServer({ port: Number(server.address.split(':')[1]) });
+      assert.equal(again.address, server.address, 'an OpenMind server on the port is reused');
+      assert.equal(again.process, undefined);
+      assert.match(again.notice ?? '', /already on/);
+    } finally {
+      await server.stop();
+      blocker.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 // onnxruntime-node sessions on CUDA where the worker has it, else the CPU; the provider actually
 // used, and why it fell back, are returned so callers can record them.
+import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from './errors.js';
 
@@ -18,8 +19,32 @@ export function requestedProvider(asked?: string): ExecutionProvider {
   return (asked ?? 'cpu').toLowerCase() === 'cuda' ? 'cuda' : 'cpu';
 }
 
-function cpuOptions(): ort.InferenceSession.SessionOptions {
-  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all' };
+/**
+ * Threads for one CPU inference: every logical CPU the process may use (onnxruntime's own default
+ * counts physical cores only, which leaves half the machine idle on hyperthreaded or small VMs).
+ * OPENMIND_ORT_THREADS overrides it (e.g. when several workers share a machine).
+ */
+export function cpuThreads(): number {
+  const asked = Number(process.env.OPENMIND_ORT_THREADS);
+  if (Number.isInteger(asked) && asked > 0) return asked;
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/**
+ * CPU session: full graph optimisation, one op at a time with all threads inside it (the graph is a
+ * chain, so parallel execution has nothing to overlap), memory pattern and arena on (the same
+ * shapes are run again and again within an image).
+ */
+export function cpuOptions(): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: cpuThreads(),
+    interOpNumThreads: 1,
+    enableMemPattern: true,
+    enableCpuMemArena: true,
+  };
 }
 
 function firstLine(err: unknown): string {
