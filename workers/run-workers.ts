@@ -30,8 +30,8 @@ export interface WorkerSetup {
 let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /**
- * Bundle workflows/ once per process. Webpack takes 5-20 s on a small machine, which a restarted
- * worker would pay every time; so the bundle is also cached on disk, keyed by a hash of the
+ * Bundle workflows/ once per process. Webpack is slow enough that a restarted worker should not
+ * pay it every time; so the bundle is also cached on disk, keyed by a hash of the
  * sources it can include (workflows/, lib/, services/, the lockfile).
  */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {

@@ -5,6 +5,8 @@ export type DwiInputReason =
   | 'gradient_count_mismatch'
   | 'too_few_directions'
   | 'no_b0'
+  /** Only b0 volumes: nothing to derive ADC, FA or trace from. */
+  | 'no_diffusion_weighting'
   | 'single_volume'
   | 'non_finite'
   | 'non_unit_bvec'

@@ -76,17 +76,28 @@ const UNIT_TOLERANCE = 0.1;
 /** Directions closer than this (|cos|, antipodes equal) count once. */
 const SAME_DIRECTION_COS = 0.9995;
 
+/** How the maps are derived: a tensor fit (≥ 6 non-collinear directions in the shells used) or the clinical trace (fewer). */
+export type DwiModel = 'tensor' | 'trace';
+
 export interface DwiGradients {
   /** b-values, s/mm². */
   bvals: number[];
   /** Unit vectors in the FSL frame as given (b0 rows zero). */
   bvecs: Vec3[];
   b0: number[];
-  /** Volumes used by the tensor fit (b0s and shells with b ≤ 1500). */
+  /** Volumes used by the fit: the b0s and the diffusion-weighted volumes of `shellsUsed`. */
   fitVolumes: number[];
+  /** The diffusion-weighted volumes of `shellsUsed`. */
+  dwVolumes: number[];
   shells: number[];
+  /** Nominal b-values (rounded to 100) of the shells the maps come from. */
   shellsUsed: number[];
+  /** Distinct directions (antipodes count once) in the shells used. */
   directions: number;
+  model: DwiModel;
+  /** Why there is no tensor (model 'trace'). */
+  noTensorReason?: string;
+  /** Free text, each prefixed by a code where one applies (`tensor_high_b: …`, `trace_anisotropic_directions: …`). */
   warnings: string[];
 }
 
@@ -143,7 +154,10 @@ function tensorConditioning(vectors: Vec3[]): number {
 /**
  * Check and normalise an FSL gradient table for a series of `volumes`
  * volumes. Throws DwiInputError: single_volume, gradient_count_mismatch,
- * non_finite, bvals_si_units, bad_bval, no_b0, non_unit_bvec, too_few_directions.
+ * non_finite, bvals_si_units, bad_bval, no_b0, non_unit_bvec, no_diffusion_weighting.
+ * Shells: the b ≤ 1500 shells when they determine a tensor (≥ 6 non-collinear
+ * directions); else the lowest shell at any b that does (warning
+ * `tensor_high_b`); else model 'trace' (direction-averaged ADC, no FA).
  */
 export function validateDwiGradients(bvals: number[], bvecs: number[][], volumes: number): DwiGradients {
   if (volumes < 2) throw new DwiInputError('single_volume', `a diffusion series needs several volumes; this image has ${volumes}`);
@@ -174,17 +188,55 @@ export function validateDwiGradients(bvals: number[], bvecs: number[][], volumes
     return [g[0] / norm, g[1] / norm, g[2] / norm];
   });
   const { nominal, shellOfVolume } = shellsOf(bvals);
-  const shellsUsed = nominal.filter((b) => b <= TENSOR_MAX_B);
-  const fitVolumes = bvals.map((b, i) => i).filter((i) => bvals[i] <= B0_THRESHOLD || shellsUsed.includes(shellOfVolume[i]));
-  const fitDirections = fitVolumes.filter((i) => bvals[i] > B0_THRESHOLD).map((i) => unit[i]);
-  const directions = distinctDirections(fitDirections);
-  if (directions < 6) {
-    throw new DwiInputError('too_few_directions', `the tensor needs ≥ 6 distinct directions at b ≤ ${TENSOR_MAX_B}; found ${directions}`, { directions });
+  if (nominal.length === 0) {
+    throw new DwiInputError('no_diffusion_weighting', `every volume has b ≤ ${B0_THRESHOLD} s/mm²: no diffusion weighting, so no ADC, FA or trace`, { volumes });
   }
-  if (tensorConditioning(fitDirections) < 1e-6) {
-    throw new DwiInputError('too_few_directions', 'the gradient directions do not determine a tensor (e.g. all in one plane)', { directions });
+  const dwOf = (shells: number[]) => bvals.map((_, i) => i).filter((i) => bvals[i] > B0_THRESHOLD && shells.includes(shellOfVolume[i]));
+  const determines = (shells: number[]) => {
+    const dirs = dwOf(shells).map((i) => unit[i]);
+    return distinctDirections(dirs) >= 6 && tensorConditioning(dirs) >= 1e-6;
+  };
+  // 1. The shells at b ≤ 1500 together; 2. else the lowest single shell (any b) that determines a tensor.
+  const low = nominal.filter((b) => b <= TENSOR_MAX_B);
+  let shellsUsed: number[] | undefined;
+  let model: DwiModel = 'tensor';
+  let noTensorReason: string | undefined;
+  if (low.length > 0 && determines(low)) shellsUsed = low;
+  else {
+    const high = nominal.find((b) => b > TENSOR_MAX_B && determines([b]));
+    if (high !== undefined) {
+      shellsUsed = [high];
+      const lowNote = low.length ? `the b ≤ ${TENSOR_MAX_B} shells (${low.join(', ')}) hold only ${distinctDirections(dwOf(low).map((i) => unit[i]))} usable directions` : `no shell at b ≤ ${TENSOR_MAX_B}`;
+      warnings.push(
+        `tensor_high_b: ${lowNote}; the tensor was fitted on the b=${high} shell (${distinctDirections(dwOf([high]).map((i) => unit[i]))} directions). ` +
+          'ADC/MD at high b are lower than at b≈1000 (non-Gaussian diffusion) and FA is noisier',
+      );
+    }
   }
-  return { bvals, bvecs: unit, b0, fitVolumes, shells: nominal, shellsUsed, directions, warnings };
+  if (!shellsUsed) {
+    // Clinical trace: the shell with ≥ 3 directions at the lowest b (else the one with the most directions).
+    model = 'trace';
+    const byShell = nominal.map((b) => ({ b, n: distinctDirections(dwOf([b]).map((i) => unit[i])) }));
+    byShell.sort((x, y) => (x.n >= 3 ? 0 : 1) - (y.n >= 3 ? 0 : 1) || (x.n >= 3 ? x.b - y.b : y.n - x.n || x.b - y.b));
+    shellsUsed = [byShell[0].b];
+    const best = Math.max(...byShell.map((x) => x.n));
+    noTensorReason =
+      best >= 6
+        ? 'the gradient directions do not determine a tensor (e.g. all in one plane): no FA or MD; ADC and TRACE from the direction average'
+        : `at most ${best} distinct direction(s) per shell (a tensor needs 6 non-collinear): no FA or MD; ADC and TRACE from the direction average`;
+    const dirs = dwOf(shellsUsed).map((i) => unit[i]);
+    // The direction average equals the mean diffusivity only when Σ g gᵀ ∝ I (e.g. 3 orthogonal directions).
+    const m = [0, 0, 0, 0, 0, 0];
+    for (const [x, y, z] of dirs) { m[0] += x * x; m[1] += y * y; m[2] += z * z; m[3] += x * y; m[4] += x * z; m[5] += y * z; }
+    const dev = Math.max(...m.map((v, k) => Math.abs(v / dirs.length - (k < 3 ? 1 / 3 : 0))));
+    if (dev > 0.05) {
+      warnings.push(`trace_anisotropic_directions: the ${dirs.length} directions at b=${shellsUsed[0]} are not isotropically spread (Σ g gᵀ/n deviates from I/3 by ${dev.toFixed(2)}); ADC depends on fibre orientation`);
+    }
+  }
+  const dwVolumes = dwOf(shellsUsed);
+  const fitVolumes = [...b0, ...dwVolumes].sort((x, y) => x - y);
+  const directions = distinctDirections(dwVolumes.map((i) => unit[i]));
+  return { bvals, bvecs: unit, b0, fitVolumes, dwVolumes, shells: nominal, shellsUsed, directions, model, noTensorReason, warnings };
 }
 
 /** FSL-frame vector ↔ voxel frame: the x component flips when det(affine) > 0. */

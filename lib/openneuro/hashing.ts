@@ -40,7 +40,7 @@ export function createStreamHasher(opts: HasherOptions = {}): StreamHasher {
 }
 
 /**
- * MD5 (the slow one, ~0.8 GB/s) on a background thread when offloaded; SHA-256 inline
+ * MD5 (the slower of the two) on a background thread when offloaded; SHA-256 inline
  * (fast with SHA extensions). One extra thread per process at most.
  */
 class StreamHasherImpl implements StreamHasher {
