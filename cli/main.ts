@@ -272,13 +272,19 @@ program
 
 program
   .command('dwi')
-  .description('DWI derivation in six steps: denoise, Gibbs, co-registration, bias field, brain mask, tensor → T2w, ADC, FA (no Temporal or database)')
+  .description('DWI derivation in six steps: denoise, Gibbs, co-registration, bias field, brain mask, tensor → T2w, ADC, FA, MD (or TRACE with < 6 directions; no Temporal or database)')
   .argument('<dwi>', 'a 4D diffusion series (.nii/.nii.gz)')
   .requiredOption('--bval <file>', 'FSL .bval')
   .requiredOption('--bvec <file>', 'FSL .bvec')
   .requiredOption('--out <dir>', 'output folder')
   .option('--json', 'print parameters, motion and timings as JSON')
-  .action(async (dwi: string, o) => (await import('./commands/dwi.js')).runDwi(dwi, { bval: o.bval, bvec: o.bvec, out: o.out, json: o.json }));
+  .option('--steps <list>', 'steps to run, comma-separated (brainmask and tensor always run); e.g. denoise,gibbs,tensor = MRtrix3\'s dwidenoise → mrdegibbs → dwi2tensor', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .option('--skip <list>', 'steps to skip, comma-separated: denoise, gibbs, register, biasfield', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .option('--threads <n>', 'worker threads for denoising and Gibbs removal', (v: string) => parseInt(v, 10))
+  .option('--work-dir <dir>', 'folder for intermediates (enables resuming)')
+  .action(async (dwi: string, o) =>
+    (await import('./commands/dwi.js')).runDwi(dwi, { bval: o.bval, bvec: o.bvec, out: o.out, json: o.json, steps: o.steps, skip: o.skip, threads: o.threads, workDir: o.workDir }),
+  );
 
 program
   .command('iqm')

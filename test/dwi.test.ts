@@ -17,6 +17,7 @@ import {
   mppcaDenoise,
   n4BiasField,
   removeGibbs,
+  resolveSkippedSteps,
   tensorMetrics,
   validateDwiGradients,
   type DeriveDwiResult,
@@ -196,10 +197,51 @@ describe('DWI derivation', function () {
       await expectReason('gradient_count_mismatch', await series('eight', 8), bval, bvec);
     });
 
-    it('too_few_directions: fewer than 6 distinct directions (antipodes count once)', async () => {
+    it('fewer than 6 distinct directions (antipodes count once): no tensor, trace maps and the reason', async () => {
       const bvecs = goodBvecs.map((g, i) => (i === 6 ? ([-1, 0, 0] as Vec3) : g));
+      const checked = validateDwiGradients(goodBvals, bvecs, 8);
+      assert.equal(checked.model, 'trace');
+      assert.equal(checked.directions, 5);
+      assert.match(checked.noTensorReason ?? '', /5 distinct direction/);
+      // 5 directions (x twice) are not spread isotropically: the direction average is orientation-dependent.
+      assert.ok(checked.warnings.some((w) => w.startsWith('trace_anisotropic_directions')));
       const [bval, bvec] = await table('five', goodBvals, bvecs);
-      await expectReason('too_few_directions', await series('eight', 8), bval, bvec);
+      const r = await deriveDwi(await series('eight', 8), bval, bvec, path.join(dir, 'five-out'));
+      assert.deepEqual(r.maps.map((m) => m.modality), ['T2w', 'ADC', 'TRACE']);
+      assert.deepEqual(r.notDerived.map((n) => n.modality), ['FA', 'MD']);
+    });
+
+    it('chooses the shell: b ≤ 1500 when it holds 6 directions, else the lowest shell that does (tensor_high_b)', () => {
+      const six: Vec3[] = goodBvecs.slice(1, 7);
+      const three: Vec3[] = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+      // b0 + b1000 × 3 + b2000 × 6 + b3000 × 6: the tensor on b2000 only.
+      const bvals = [0, ...three.map(() => 1000), ...six.map(() => 2000), ...six.map(() => 3000)];
+      const bvecs = [[0, 0, 0], ...three, ...six, ...six];
+      const high = validateDwiGradients(bvals, bvecs, bvals.length);
+      assert.equal(high.model, 'tensor');
+      assert.deepEqual(high.shellsUsed, [2000]);
+      assert.deepEqual(high.dwVolumes, [4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(high.fitVolumes, [0, 4, 5, 6, 7, 8, 9]);
+      assert.ok(high.warnings.some((w) => w.startsWith('tensor_high_b')));
+      // b0 + b1000 × 6: as before, no warning.
+      const low = validateDwiGradients(goodBvals, goodBvecs, 8);
+      assert.deepEqual([low.model, low.shellsUsed, low.warnings], ['tensor', [1000], []]);
+      // Clinical trace: b0 + b1000 × 3 orthogonal.
+      const trace = validateDwiGradients([0, 1000, 1000, 1000], [[0, 0, 0], ...three], 4);
+      assert.deepEqual([trace.model, trace.shellsUsed, trace.directions, trace.warnings], ['trace', [1000], 3, []]);
+    });
+
+    it('steps: the steps to run (brainmask and tensor always run); unknown names are refused', () => {
+      assert.deepEqual(resolveSkippedSteps(['denoise', 'gibbs', 'tensor']), ['register', 'biasfield']);
+      assert.deepEqual(resolveSkippedSteps(['tensor'], ['denoise']), ['denoise', 'gibbs', 'register', 'biasfield']);
+      assert.deepEqual(resolveSkippedSteps(undefined, ['gibbs']), ['gibbs']);
+      assert.throws(() => resolveSkippedSteps(['denoise', 'fit']), RangeError);
+      assert.throws(() => resolveSkippedSteps(undefined, ['tensor']), RangeError);
+    });
+
+    it('no_diffusion_weighting: only b0 volumes', async () => {
+      const [bval, bvec] = await table('allb0', goodBvals.map(() => 0), goodBvecs.map(() => [0, 0, 0]));
+      await expectReason('no_diffusion_weighting', await series('eight', 8), bval, bvec);
     });
 
     it('no_b0: no volume with b ≤ 50', async () => {
@@ -337,15 +379,16 @@ describe('DWI derivation', function () {
       });
 
       it('FA and ADC agree with dwi2tensor + tensor2metric on the same preprocessed input', async () => {
-        // Preprocessed series = registered series / bias field; rotated directions from the step record.
-        const registered = await readNifti(path.join(work, 'register.nii.gz'));
+        // Preprocessed series = registered series (or the Gibbs-corrected one where registration was not
+        // kept) / bias field; rotated directions from the step record.
+        const record = JSON.parse(await fs.readFile(path.join(work, 'tensor.json'), 'utf8'));
+        const registered = await readNifti(record.state.series.path);
         const field = (await readNifti(path.join(work, 'biasfield.nii.gz'))).data;
         const nvox = field.length;
         const pre = registered.data;
         for (let i = 0; i < pre.length; i++) pre[i] /= field[i % nvox];
         const preFile = path.join(dir, 'pre.nii');
         await writeNifti(preFile, registered.header, pre);
-        const record = JSON.parse(await fs.readFile(path.join(work, 'tensor.json'), 'utf8'));
         const a = affineOf(registered.header);
         const det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
         const fsl = (record.state.bvecsVoxel as number[][]).map((g) => [det > 0 ? -g[0] : g[0], g[1], g[2]]);
@@ -355,7 +398,7 @@ describe('DWI derivation', function () {
         mrtrix('dwi2tensor', ['-fslgrad', bvec, path.join(PHILIPS, 'dwi.bval'), '-mask', first.files.brainMask.path, preFile, dt]);
         mrtrix('tensor2metric', [dt, '-fa', faRef, '-adc', adcRef]);
         const mask = Uint8Array.from((await readNifti(first.files.brainMask.path)).data);
-        const fa = (await readNifti(first.files.fa.path)).data, faR = (await readNifti(faRef)).data;
+        const fa = (await readNifti(first.files.fa!.path)).data, faR = (await readNifti(faRef)).data;
         const adc = (await readNifti(first.files.adc.path)).data, adcR = (await readNifti(adcRef)).data;
         const r = correlation(fa, faR, mask);
         const rel: number[] = [];
@@ -408,7 +451,7 @@ describe('DWI derivation', function () {
       const truth = tensorMetrics(fitTensor(clean.data, clean.shape, dipy.bvals, dipy.bvecs, dipy.bvals.map((_, i) => i), all).tensor);
       const files = await writeSimulatedDwi(path.join(dir, 'fa'), sim, { positiveDeterminant: true });
       const result = await deriveDwi(files.dwi, files.bval, files.bvec, path.join(dir, 'fa-out'));
-      const fa = (await readNifti(result.files.fa.path)).data, adc = (await readNifti(result.files.adc.path)).data;
+      const fa = (await readNifti(result.files.fa!.path)).data, adc = (await readNifti(result.files.adc.path)).data;
       const mask = (await readNifti(result.files.brainMask.path)).data;
       let se = 0, n = 0;
       const rel: number[] = [];

@@ -391,11 +391,30 @@ describe('masks: bad input gives a reason', function () {
     assert.equal(await reasonOf(await write('zero.nii.gz', [24, 24, 24], [1, 1, 1], () => 0)), 'constant_image');
     assert.equal(await reasonOf(await write('const.nii.gz', [24, 24, 24], [1, 1, 1], () => 7)), 'constant_image');
   });
-  it('fewer than 16 slices: too_few_slices', async () => {
-    assert.equal(await reasonOf(await write('thin.nii.gz', [64, 64, 10], [1, 1, 1], blob([64, 64, 10]))), 'too_few_slices');
+  it('fewer than 8 slices: too_few_slices', async () => {
+    assert.equal(await reasonOf(await write('thin.nii.gz', [64, 64, 6], [1, 1, 1], blob([64, 64, 6]))), 'too_few_slices');
   });
-  it('10 mm slices: extreme_anisotropy', async () => {
-    assert.equal(await reasonOf(await write('aniso.nii.gz', [48, 48, 20], [1, 1, 10], blob([48, 48, 20]))), 'extreme_anisotropy');
+  it('thick slices are never refused: 10 mm slices and 8 slices give both masks, on the native grid, with lower confidence', async () => {
+    for (const [name, dims, pixdim] of [
+      ['aniso10.nii.gz', [48, 48, 20], [1, 1, 10]],
+      ['aniso7-8slices.nii.gz', [64, 64, 8], [2, 2, 7]],
+    ] as [string, number[], number[]][]) {
+      const file = await write(name, dims, pixdim, blob(dims));
+      const result = await computeMasks(file, path.join(dir, `${name}-out`), { useNetwork: false });
+      const header = await readNiftiHeader(result.files.fbMask.path);
+      assert.deepEqual(header.dim.slice(1, 4), dims);
+      assert.ok(result.files.fbMask.voxels > 0, name);
+      assert.ok(result.warnings.some((w) => w.startsWith('thick_slices')), name);
+      assert.ok(result.anonymization.confidence < 0.8, `${name}: confidence ${result.anonymization.confidence}`);
+    }
+  });
+  it('an image over the read limit: too_large', async () => {
+    const file = await write('huge.nii', [8, 8, 8], [1, 1, 1], () => 1);
+    const bytes = await fs.readFile(file);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    [3, 32767, 32767, 32767].forEach((d, i) => view.setInt16(40 + 2 * i, d, true));
+    await fs.writeFile(file, bytes);
+    assert.equal(await reasonOf(file), 'too_large');
   });
   it('singular affine: bad_affine', async () => {
     const flat = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]];

@@ -155,14 +155,14 @@ describe('nnssl export of a crawl with rated and unrated images (Temporal + Post
     assert.deepEqual(top, ['OpenMind', 'README.md', 'age_histogram.png', 'openneuro_metadata.csv', 'openneuro_metadata.parquet', 'pretrain_data.json', 'sex_histogram.png']);
     assert.deepEqual(fs.readdirSync(path.join(out, IMAGES_DIR)), [DS]);
     const rows = parseCsv(fs.readFileSync(path.join(out, CSV_FILE), 'utf8'));
-    // 2 subjects × (T1w, FLAIR) + the T2w, ADC and FA maps of sub-01's DWI.
-    assert.equal(rows.length, 7);
+    // 2 subjects × (T1w, FLAIR) + the T2w, ADC, FA and MD maps of sub-01's DWI.
+    assert.equal(rows.length, 8);
     for (const r of rows) {
       assert.ok(r.image_path.startsWith(`${DS}/`), r.image_path);
       for (const rel of [r.image_path, r.anat_mask_path, r.anon_mask_path]) assert.ok(fs.existsSync(path.join(out, IMAGES_DIR, rel)), rel);
     }
     const scores = rows.map((r) => `${r.modality}:${r.image_quality_score}`).sort();
-    assert.deepEqual(scores, ['ADC:', 'FLAIR:', 'FLAIR:', 'T1w:2.5', 'T1w:2.5', 'T2w:', 'FA:'].sort());
+    assert.deepEqual(scores, ['ADC:', 'FLAIR:', 'FLAIR:', 'T1w:2.5', 'T1w:2.5', 'T2w:', 'FA:', 'MD:'].sort());
     const sub2 = rows.find((r) => r.image_path.includes('sub-02_T1w'))!;
     assert.deepEqual([sub2.age, sub2.age_range], ['', '20-25']);
     const sub1 = rows.find((r) => r.image_path.includes('sub-01_T1w'))!;
@@ -173,7 +173,7 @@ describe('nnssl export of a crawl with rated and unrated images (Temporal + Post
     assert.equal(t1.image_path, `$openmind/OpenMind/${DS}/sub-01/anat/sub-01_T1w.nii.gz`);
     const iqs = pretrain.datasets[DS].dataset_info?.image_quality_score ?? [];
     assert.deepEqual(iqs.map((e) => `${e.modality}|${e.derived_from ?? ''}|${e.image_quality_score}`), [
-      `ADC|${DS}:sub-01/dwi/sub-01_dwi|null`, `FA|${DS}:sub-01/dwi/sub-01_dwi|null`, 'FLAIR||null', 'T1w||2.5', `T2w|${DS}:sub-01/dwi/sub-01_dwi|null`,
+      `ADC|${DS}:sub-01/dwi/sub-01_dwi|null`, `FA|${DS}:sub-01/dwi/sub-01_dwi|null`, 'FLAIR||null', `MD|${DS}:sub-01/dwi/sub-01_dwi|null`, 'T1w||2.5', `T2w|${DS}:sub-01/dwi/sub-01_dwi|null`,
     ]);
 
     const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
@@ -185,8 +185,8 @@ describe('nnssl export of a crawl with rated and unrated images (Temporal + Post
   it('passes nnssl\'s check: from_dict and every path, the converter\'s collection, the IQS filter at 2.5 and 5', () => {
     const result = python(CHECK_EXPORT, out, { openmind: out });
     assert.equal(lastLine(result), 'nnssl: ok', result);
-    assert.match(result, /IQS filter <= 2\.5: keeps 2 of 7 images/, result);
-    assert.match(result, /IQS filter <= 5\.0: keeps 2 of 7 images/, result);
+    assert.match(result, /IQS filter <= 2\.5: keeps 2 of 8 images/, result);
+    assert.match(result, /IQS filter <= 5\.0: keeps 2 of 8 images/, result);
   });
 
   it('passes the same check after the export is moved, with the variable set to its new place', () => {
@@ -206,7 +206,7 @@ describe('nnssl export of a crawl with rated and unrated images (Temporal + Post
     const result = python(CHECK_TYPES, out);
     assert.equal(lastLine(result), 'types: ok', result);
     const s = typesSummary(result);
-    assert.equal(s.rows, 7);
+    assert.equal(s.rows, 8);
     // sub-01 is 24; sub-02's range is not an age. Every row of sub-01 has 24.
     assert.equal(s.avg_age, 24);
     for (const c of ['age', 'image_quality_score', 'magnetic_field_strength', 'repetition_time', 'echo_time', 'weight', 'bmi']) assert.equal(s.parquet[c], 'double', c);

@@ -47,26 +47,26 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
   });
 
   it('runs a dataset end to end: the database, the files and the export agree', async () => {
-    // 11 acquired images (7 good, 4 broken) + the T2w, ADC and FA maps derived from the DWI series.
+    // 11 acquired images (7 good, 4 broken) + the T2w, ADC, FA and MD maps derived from the DWI series.
     assert.equal(first.datasets, 1);
     assert.equal(first.completed, 1);
-    assert.equal(first.scans, 14);
-    assert.equal(first.scansCompleted, 10);
+    assert.equal(first.scans, 15);
+    assert.equal(first.scansCompleted, 11);
     const scans = await env.db.selectFrom('scans').selectAll().where('dataset_id', '=', DS).orderBy('id').execute();
-    assert.equal(scans.length, 14);
+    assert.equal(scans.length, 15);
     const completed = scans.filter((s) => s.status === 'completed');
-    assert.equal(completed.length, 10);
+    assert.equal(completed.length, 11);
     for (const s of completed) assert.equal(s.content_hash, await sha256File(s.file_path), `${s.id} hash matches the file`);
     const acquired = completed.filter((s) => !s.derived_from);
     for (const s of acquired) assert.ok(Array.isArray(s.dims) && (s.dims as number[]).length >= 3);
     const dwiId = `${DS}:sub-01/dwi/sub-01_dwi`;
     assert.equal(scans.find((s) => s.id === dwiId)?.modality, 'DWI');
     const derived = completed.filter((s) => s.derived_from === dwiId).map((s) => s.modality).sort();
-    assert.deepEqual(derived, ['ADC', 'FA', 'T2w']);
+    assert.deepEqual(derived, ['ADC', 'FA', 'MD', 'T2w']);
 
     // Masks: both, for every completed 3D image, in exactly the image's geometry, with provenance.
     const threeD = completed.filter((s) => s.kind === '3d');
-    assert.equal(threeD.length, 9);
+    assert.equal(threeD.length, 10);
     for (const s of threeD) {
       const masks = await env.db.selectFrom('derived_files').selectAll().where('scan_id', '=', s.id).where('kind', 'in', ['deface_mask', 'fb_mask']).execute();
       assert.equal(masks.length, 2, `${s.id} has both masks`);
@@ -89,12 +89,12 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
     }
     const rows = parseCsv(fs.readFileSync(path.join(exportDir, 'openneuro_metadata.csv'), 'utf8'));
     const mine = rows.filter((r) => r.unique_id.startsWith(`${DS}:`));
-    assert.equal(mine.length, 9);
+    assert.equal(mine.length, 10);
     assert.deepEqual(Object.keys(rows[0]), [...OPENMIND_COLUMNS]);
     for (const r of mine) {
       assert.ok(fs.existsSync(path.join(exportDir, 'OpenMind', r.image_path)));
       assert.ok(fs.existsSync(path.join(exportDir, 'OpenMind', r.anat_mask_path)) && fs.existsSync(path.join(exportDir, 'OpenMind', r.anon_mask_path)));
-      assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/(anat\/sub-0[12]_(T1w|T2w|FLAIR)|dwi\/sub-01_dwi__Data\/(T2w|ADC|FA))\.nii\.gz$/);
+      assert.match(r.image_path, /^e2e-sample\/sub-0[12]\/(anat\/sub-0[12]_(T1w|T2w|FLAIR)|dwi\/sub-01_dwi__Data\/(T2w|ADC|FA|MD))\.nii\.gz$/);
     }
     const fa = mine.find((r) => r.modality === 'FA')!;
     assert.equal(fa.derived_from, dwiId);

@@ -43,8 +43,8 @@ describe('resume after a worker is killed (SIGKILL)', function () {
     const exportDir = path.join(dataDir, 'export');
     const log = path.join(dataDir, 'worker.log');
     await generateSampleDataset(dsDir, { subjects: 12, dims: [64, 64, 48] });
-    const total = 12 * 3 + 1; // acquired images; the DWI series adds 3 derived maps
-    const derived = 3;
+    const total = 12 * 3 + 1; // acquired images; the DWI series adds 4 derived maps (T2w, ADC, FA, MD)
+    const derived = 4;
 
     const handle = await env.temporal.client.workflow.start('crawl', {
       taskQueue: 'openmind-io',

@@ -32,19 +32,19 @@ import { classicalBrainMask } from './mask.js';
 import type { Vec3 } from '../volume/shape.js';
 import { median } from '../volume/statistics.js';
 import { isShared, parallelDenoise, parallelGibbs } from './parallel.js';
-import { applyMotion, estimateMotion, meanOfVolumes, rotateToReference, type RigidParams } from './register.js';
-import { fitTensor, tensorMetrics } from './tensor.js';
+import { applyMotion, estimateMotion, meanOfVolumes, motionResidual, rotateToReference, type RigidParams } from './register.js';
+import { fitTensor, tensorMetrics, traceMaps } from './tensor.js';
 import { DWI_PIPELINE_VERSION } from './version.js';
 
 export { DwiInputError, type DwiInputReason } from './errors.js';
 export { mppcaDenoise, defaultExtent, marchenkoPasturCutoff, type MppcaOptions, type MppcaResult, type NoiseEstimator } from './denoise.js';
 export { removeGibbs, type GibbsOptions } from './gibbs.js';
-export { registerVolumes, estimateMotion, applyMotion, resampleVolume, rigidTransform, rotateToReference, type RigidParams } from './register.js';
+export { registerVolumes, estimateMotion, applyMotion, motionResidual, resampleVolume, rigidTransform, rotateToReference, type RigidParams } from './register.js';
 export { n4BiasField, applyBiasField, type N4Options } from './bias.js';
 export { classicalBrainMask } from './mask.js';
-export { fitTensor, tensorMetrics, type TensorFit, type TensorMaps } from './tensor.js';
+export { fitTensor, tensorMetrics, traceMaps, type TensorFit, type TensorMaps, type TraceMaps } from './tensor.js';
 export { eigenSymmetric3 } from './eigen.js';
-export { validateDwiGradients, B0_THRESHOLD, TENSOR_MAX_B, type DwiGradients } from './gradients.js';
+export { validateDwiGradients, B0_THRESHOLD, TENSOR_MAX_B, type DwiGradients, type DwiModel } from './gradients.js';
 
 /** Smallest in-plane size that is registered. */
 const MIN_REGISTER_SIZE = 16;
@@ -56,6 +56,55 @@ export const DWI_STEPS = ['denoise', 'gibbs', 'register', 'biasfield', 'brainmas
 export type DwiStep = (typeof DWI_STEPS)[number];
 /** Steps that skipSteps may turn off (mask and tensor are always needed). */
 export const OPTIONAL_STEPS: readonly DwiStep[] = ['denoise', 'gibbs', 'register', 'biasfield'];
+
+/**
+ * Steps to skip for `steps` (the steps to run; 'brainmask' and 'tensor' always
+ * run, so `['denoise', 'gibbs', 'tensor']` is MRtrix3's dwidenoise → mrdegibbs
+ * → dwi2tensor chain) together with `skipSteps`.
+ */
+export function resolveSkippedSteps(steps?: readonly string[], skipSteps?: readonly string[]): string[] {
+  const skip = new Set(skipSteps ?? []);
+  for (const s of skip) {
+    if (!OPTIONAL_STEPS.includes(s as DwiStep)) throw new RangeError(`skipSteps: '${s}' cannot be skipped (optional: ${OPTIONAL_STEPS.join(', ')})`);
+  }
+  if (steps) {
+    for (const s of steps) if (!DWI_STEPS.includes(s as DwiStep)) throw new RangeError(`steps: unknown step '${s}' (steps: ${DWI_STEPS.join(', ')})`);
+    for (const s of OPTIONAL_STEPS) if (!steps.includes(s)) skip.add(s);
+  }
+  return OPTIONAL_STEPS.filter((s) => skip.has(s));
+}
+
+/** Modality names of the derived maps (OpenMind's table). */
+export type DwiModality = 'T2w' | 'ADC' | 'FA' | 'MD' | 'TRACE';
+
+/** One derived map and how it was made. */
+export interface DerivedMap {
+  key: 't2w' | 'adc' | 'fa' | 'md' | 'trace';
+  modality: DwiModality;
+  file: FileRef;
+  /** How it was computed, in words. */
+  method: string;
+  /** Nominal b-values of the shells used (empty for T2w, which is the mean b0). */
+  shells: number[];
+  /** Distinct gradient directions used (0 for T2w). */
+  directions: number;
+  /** Volumes of the series that went into the map. */
+  volumes: number[];
+}
+
+/** Co-registration outcome: the fit's residual with and without it decides whether it is kept. */
+export interface RegistrationCheck {
+  /** 'tensor' or 'isotropic' (trace series): the model whose log-signal residual is compared. */
+  model: 'tensor' | 'isotropic';
+  /** RMS of the log-signal residual at jittered points inside a brain mask of the mean b0, unregistered series (trilinear reads). */
+  residualWithout: number;
+  /** The same with every volume read through its motion and its b-vector rotated. */
+  residualWith: number;
+  /** Whether the registered series was kept. */
+  applied: boolean;
+  /** Why it was not (absent when applied). */
+  reason?: string;
+}
 
 export interface FileRef {
   path: string;
@@ -72,6 +121,8 @@ export interface DeriveDwiOptions {
   denoise?: { window?: number; estimator?: NoiseEstimator };
   /** Steps to turn off: any of 'denoise' (the noise map is still estimated), 'gibbs', 'register', 'biasfield'. */
   skipSteps?: string[];
+  /** Steps to run (the others of OPTIONAL_STEPS are skipped; 'brainmask' and 'tensor' always run), e.g. ['denoise', 'gibbs', 'tensor']. */
+  steps?: string[];
   onProgress?: (step: string, fraction: number) => void;
   /** Worker threads for MP-PCA and Gibbs removal (default 1: the caller may already run in a worker). */
   threads?: number;
@@ -86,7 +137,15 @@ export interface MotionEstimate {
 }
 
 export interface DeriveDwiResult {
-  files: { t2w: FileRef; adc: FileRef; fa: FileRef; brainMask: FileRef; noiseMap: FileRef };
+  /** fa and md for a tensor fit, trace for a trace series (< 6 directions). */
+  files: { t2w: FileRef; adc: FileRef; fa?: FileRef; md?: FileRef; trace?: FileRef; brainMask: FileRef; noiseMap: FileRef };
+  /** The derived maps (T2w, ADC, then FA and MD or TRACE) with their provenance. */
+  maps: DerivedMap[];
+  model: 'tensor' | 'trace';
+  /** Maps not derived, and why (e.g. FA of a 3-direction trace series). */
+  notDerived: { modality: DwiModality; reason: string }[];
+  /** Absent when registration was turned off or the image is too small. */
+  registration?: RegistrationCheck;
   /** Median σ of the noise map inside the brain mask (signal units of the input). */
   noiseLevel: number;
   motion: MotionEstimate[];
@@ -96,7 +155,7 @@ export interface DeriveDwiResult {
   /** Milliseconds per step (steps loaded from the cache report their load time). */
   timings: Record<string, number>;
   warnings: string[];
-  gradients: { volumes: number; b0Count: number; shellsUsed: number[] };
+  gradients: { volumes: number; b0Count: number; shells: number[]; shellsUsed: number[]; directions: number; model: 'tensor' | 'trace'; fitVolumes: number[] };
 }
 
 /** What a step leaves for the next ones; each record carries everything so far. */
@@ -111,6 +170,8 @@ interface PipelineState {
   bvecsVoxel?: Vec3[];
   brainExtraction?: 'network' | 'classical';
   outputs?: DeriveDwiResult['files'];
+  maps?: DerivedMap[];
+  registration?: RegistrationCheck;
   noiseLevel?: number;
   stepParams: Record<string, unknown>;
   warnings: string[];
@@ -219,10 +280,7 @@ export async function deriveDwi(
     clock = now;
   };
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
-  const skip = new Set(opts.skipSteps ?? []);
-  for (const s of skip) {
-    if (!OPTIONAL_STEPS.includes(s as DwiStep)) throw new RangeError(`skipSteps: '${s}' cannot be skipped (optional: ${OPTIONAL_STEPS.join(', ')})`);
-  }
+  const skip = new Set(resolveSkippedSteps(opts.steps, opts.skipSteps));
 
   // --- load and validate -------------------------------------------------
   progress('load', 0);
@@ -265,10 +323,16 @@ export async function deriveDwi(
   const stepParams: Record<DwiStep, Record<string, unknown>> = {
     denoise: { method: 'mp-pca', window: extent, estimator, applied: !skip.has('denoise') },
     gibbs: { method: 'local-subvoxel-shifts', ...gibbsParams(), axes: [0, 1], enabled: !skip.has('gibbs') },
-    register: { method: 'rigid: NMI to mean b0, then tensor-predicted targets (Gauss-Newton)', samples: 20000, modelRounds: 2, interpolation: 'trilinear', enabled: !skip.has('register') },
+    register: {
+      method: 'rigid: NMI to mean b0, then tensor-predicted targets (Gauss-Newton)', samples: 20000, modelRounds: 2, interpolation: 'trilinear', enabled: !skip.has('register'),
+      check: 'kept only where it lowers the RMS log-signal residual of the fit inside the brain (50000 jittered points, trilinear reads with and without the motion)',
+    },
     biasfield: { method: 'N4-type', ...n4Params({}, spatial), enabled: !skip.has('biasfield') },
     brainmask: { method: opts.brainExtractor ? 'network, classical fallback' : 'classical (Otsu, opening, largest component)' },
-    tensor: { method: 'WLS + IWLS', iterations: 2, shellsUsed: grads.shellsUsed, volumesUsed: grads.fitVolumes.length, adcUnits: 'mm^2/s' },
+    tensor:
+      grads.model === 'tensor'
+        ? { model: 'tensor', method: 'WLS + IWLS', iterations: 2, shellsUsed: grads.shellsUsed, directions: grads.directions, volumesUsed: grads.fitVolumes.length, adcUnits: 'mm^2/s' }
+        : { model: 'trace', method: 'direction-averaged log-signal ratio; TRACE = geometric mean of the DW volumes', shellsUsed: grads.shellsUsed, directions: grads.directions, volumesUsed: grads.fitVolumes.length, noTensorReason: grads.noTensorReason, adcUnits: 'mm^2/s' },
   };
   const keys: Record<string, string> = {};
   let chain = sha256(JSON.stringify({ version: DWI_PIPELINE_VERSION, dwi: series!.sha256, bvals: grads.bvals, bvecs: grads.bvecs }));
@@ -374,12 +438,32 @@ export async function deriveDwi(
         referenceVolumes: grads.b0,
         bvals: grads.bvals,
         bvecs: bvecsVoxel0,
-        onProgress: (f) => progress('register', 0.95 * f),
+        onProgress: (f) => progress('register', 0.9 * f),
       });
-      applyMotion(data, shape, voxel, estimate.params);
+      // Registration must earn its place: the fit's RMS log-signal residual inside the brain (mask of
+      // the unregistered mean b0), read through the same trilinear interpolation with and without the
+      // motion (see motionResidual), has to drop; otherwise the unregistered series is kept.
+      const checkMask = classicalBrainMask(meanOfVolumes(data, nvox, grads.b0), spatial, voxel);
+      const model = grads.model === 'tensor' ? 'tensor' : 'isotropic';
+      const residual = (params: RigidParams[] | null) => motionResidual(data, shape, voxel, params, grads.bvals, bvecsVoxel0, grads.fitVolumes, checkMask, { model });
+      const residualWithout = residual(null);
+      const residualWith = residual(estimate.params);
+      const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+      const check: RegistrationCheck = { model, residualWithout: round6(residualWithout), residualWith: round6(residualWith), applied: residualWith < residualWithout };
       state.motion = estimate.params;
-      state.bvecsVoxel = bvecsVoxel0.map((g, v) => (grads.bvals[v] <= 50 ? g : rotateToReference(g, estimate.params[v])));
-      if (opts.workDir) state.series = { path: workFile('register.nii.gz'), ...(await writeSeries(workFile('register.nii.gz'), header!, shape, data)) };
+      progress('register', 0.95);
+      if (check.applied) {
+        applyMotion(data, shape, voxel, estimate.params);
+        state.bvecsVoxel = bvecsVoxel0.map((g, v) => (grads.bvals[v] <= 50 ? g : rotateToReference(g, estimate.params[v])));
+        if (opts.workDir) state.series = { path: workFile('register.nii.gz'), ...(await writeSeries(workFile('register.nii.gz'), header!, shape, data)) };
+      } else {
+        state.bvecsVoxel = bvecsVoxel0;
+        check.reason =
+          `registration did not lower the ${model} fit's RMS log-signal residual inside the brain ` +
+          `(${residualWith.toFixed(4)} registered vs ${residualWithout.toFixed(4)} unregistered, both read through trilinear interpolation): kept the unregistered series`;
+        state.warnings.push(`registration_not_kept: ${check.reason}`);
+      }
+      state.registration = check;
     } else {
       state.motion = grads.bvals.map(() => [0, 0, 0, 0, 0, 0]);
       state.bvecsVoxel = bvecsVoxel0;
@@ -434,24 +518,49 @@ export async function deriveDwi(
     if (!mask) mask = Uint8Array.from((await readSeries(state.mask!.path)).data, (v) => (v ? 1 : 0));
     if (!noiseMap) noiseMap = (await readSeries(state.noiseMap!.path)).data;
     const bvecsFit = state.bvecsVoxel ?? bvecsVoxel0;
-    const fit = fitTensor(data, shape, grads.bvals, bvecsFit, grads.fitVolumes, mask, { iterations: 2, onProgress: (f) => progress('tensor', 0.9 * f) });
-    const maps = tensorMetrics(fit.tensor, mask);
-    progress('tensor', 1);
-    lap('tensor');
-    progress('write', 0);
     const out = path.resolve(outDir);
     await fs.mkdir(out, { recursive: true });
-    const outputs = {
+    const shells = grads.shellsUsed;
+    const dwUsed = grads.dwVolumes;
+    const outputs: DeriveDwiResult['files'] = {
       t2w: await write3d(path.join(out, 't2w.nii.gz'), header!, meanB0, 'float32'),
-      adc: await write3d(path.join(out, 'adc.nii.gz'), header!, maps.adc, 'float32'),
-      fa: await write3d(path.join(out, 'fa.nii.gz'), header!, maps.fa, 'float32'),
-      brainMask: await write3d(path.join(out, 'brain_mask.nii.gz'), header!, mask, 'uint8'),
-      noiseMap: await write3d(path.join(out, 'noise_map.nii.gz'), header!, noiseMap, 'float32'),
-    };
+    } as DeriveDwiResult['files'];
+    const maps: DerivedMap[] = [{ key: 't2w', modality: 'T2w', file: outputs.t2w, method: `mean of the ${grads.b0.length} b0 volume(s)`, shells: [], directions: 0, volumes: grads.b0 }];
+    const fitDesc = `b=${shells.join('+')} s/mm², ${grads.directions} directions, ${grads.fitVolumes.length} volumes`;
+    if (grads.model === 'tensor') {
+      const fit = fitTensor(data, shape, grads.bvals, bvecsFit, grads.fitVolumes, mask, { iterations: 2, onProgress: (f) => progress('tensor', 0.9 * f) });
+      const tm = tensorMetrics(fit.tensor, mask);
+      progress('tensor', 1);
+      lap('tensor');
+      progress('write', 0);
+      outputs.adc = await write3d(path.join(out, 'adc.nii.gz'), header!, tm.adc, 'float32');
+      outputs.fa = await write3d(path.join(out, 'fa.nii.gz'), header!, tm.fa, 'float32');
+      outputs.md = await write3d(path.join(out, 'md.nii.gz'), header!, tm.adc, 'float32');
+      const method = `tensor (WLS + 2 IWLS iterations) on ${fitDesc}`;
+      maps.push(
+        { key: 'adc', modality: 'ADC', file: outputs.adc, method: `${method}; ADC = mean diffusivity (trace/3), mm²/s`, shells, directions: grads.directions, volumes: grads.fitVolumes },
+        { key: 'fa', modality: 'FA', file: outputs.fa, method: `${method}; fractional anisotropy`, shells, directions: grads.directions, volumes: grads.fitVolumes },
+        { key: 'md', modality: 'MD', file: outputs.md, method: `${method}; mean diffusivity (trace/3), mm²/s`, shells, directions: grads.directions, volumes: grads.fitVolumes },
+      );
+    } else {
+      const tm = traceMaps(data, nvox, grads.bvals, meanB0, dwUsed, mask);
+      progress('tensor', 1);
+      lap('tensor');
+      progress('write', 0);
+      outputs.adc = await write3d(path.join(out, 'adc.nii.gz'), header!, tm.adc, 'float32');
+      outputs.trace = await write3d(path.join(out, 'trace.nii.gz'), header!, tm.trace, 'float32');
+      maps.push(
+        { key: 'adc', modality: 'ADC', file: outputs.adc, method: `trace: mean over directions of ln(mean b0 / S)/b on ${fitDesc}, mm²/s`, shells, directions: grads.directions, volumes: grads.fitVolumes },
+        { key: 'trace', modality: 'TRACE', file: outputs.trace, method: `trace: geometric mean of the ${dwUsed.length} diffusion-weighted volumes at b=${shells.join('+')} s/mm² (${grads.directions} directions)`, shells, directions: grads.directions, volumes: dwUsed },
+      );
+    }
+    outputs.brainMask = await write3d(path.join(out, 'brain_mask.nii.gz'), header!, mask, 'uint8');
+    outputs.noiseMap = await write3d(path.join(out, 'noise_map.nii.gz'), header!, noiseMap, 'float32');
     const sigmas: number[] = [];
     for (let i = 0; i < nvox; i++) if (mask[i]) sigmas.push(noiseMap[i]);
     state.noiseLevel = median(sigmas, { method: 'midpoint', float64: true });
     state.outputs = outputs;
+    state.maps = maps;
     await record('tensor');
     progress('write', 1);
     lap('write');
@@ -462,8 +571,14 @@ export async function deriveDwi(
     translation: [p[0], p[1], p[2]] as [number, number, number],
     rotationDeg: [p[3], p[4], p[5]] as [number, number, number],
   }));
+  const notDerived: DeriveDwiResult['notDerived'] =
+    grads.model === 'trace' ? (['FA', 'MD'] as const).map((modality) => ({ modality, reason: grads.noTensorReason ?? 'no tensor' })) : [];
   return {
     files: state.outputs!,
+    maps: state.maps ?? [],
+    model: grads.model,
+    notDerived,
+    registration: state.registration,
     noiseLevel: state.noiseLevel ?? NaN,
     motion,
     params: { ...stepParams, ...state.stepParams, skipSteps: [...skip], threads, b0Threshold: 50, pipelineVersion: DWI_PIPELINE_VERSION },
@@ -471,6 +586,6 @@ export async function deriveDwi(
     stepsSkipped,
     timings,
     warnings: state.warnings,
-    gradients: { volumes: nv, b0Count: grads.b0.length, shellsUsed: grads.shellsUsed },
+    gradients: { volumes: nv, b0Count: grads.b0.length, shells: grads.shells, shellsUsed: grads.shellsUsed, directions: grads.directions, model: grads.model, fitVolumes: grads.fitVolumes },
   };
 }

@@ -719,3 +719,92 @@ export function registerVolumes(data: Float32Array, shape: readonly number[], vo
   applyMotion(data, shape, voxel, result.params);
   return result;
 }
+
+export interface MotionResidualOptions {
+  /** 'tensor' (WLS, weights S²) or 'isotropic' (ln S = ln S0 - b·D, least squares). */
+  model: 'tensor' | 'isotropic';
+  samples?: number;
+  seed?: number;
+}
+
+/**
+ * RMS of the log-signal residual of a model fitted at jittered points inside
+ * `mask`, every volume read (trilinear) at T_v(p) with its gradient rotated
+ * into the reference frame; `params` null reads every volume at p.
+ *
+ * Both cases interpolate at off-grid points, so they smooth alike: comparing a
+ * fit on the resampled series with one on the original voxels would credit
+ * registration with the noise that trilinear resampling averages away (on the
+ * real series a common half-voxel shift alone lowers that residual by 25–35%,
+ * more than registration does).
+ */
+export function motionResidual(
+  data: Float32Array,
+  shape: readonly number[],
+  voxel: readonly number[],
+  params: readonly (readonly number[])[] | null,
+  bvals: readonly number[],
+  bvecs: readonly (readonly number[])[],
+  volumes: readonly number[],
+  mask: Uint8Array,
+  opts: MotionResidualOptions,
+): number {
+  const [nx, ny, nz] = shape;
+  const nvox = nx * ny * nz;
+  const g = gridOf(shape, voxel);
+  const [dx, dy, dz] = g.voxel;
+  const [cx, cy, cz] = g.centre;
+  const { mm: pts, count } = jitteredSamples(mask, g, opts.samples ?? 50000, opts.seed ?? 7);
+  const n = volumes.length;
+  const transforms = volumes.map((v) => rigidTransform(params ? params[v] : [0, 0, 0, 0, 0, 0]));
+  const np = opts.model === 'tensor' ? 7 : 2;
+  const design = new Float64Array(n * np);
+  volumes.forEach((v, r) => {
+    const b = bvals[v];
+    if (np === 2) design.set([1, -b], r * 2);
+    else {
+      const [x, y, z] = params ? rotateToReference(bvecs[v], params[v]) : bvecs[v];
+      design.set([1, -b * x * x, -b * y * y, -b * z * z, -2 * b * x * y, -2 * b * x * z, -2 * b * y * z], r * 7);
+    }
+  });
+  const s = new Float64Array(n), logS = new Float64Array(n);
+  const normal = new Float64Array(np * np), rhs = new Float64Array(np), beta = new Float64Array(np);
+  let sum = 0, terms = 0;
+  for (let k = 0; k < count; k++) {
+    const x = pts[3 * k], y = pts[3 * k + 1], z = pts[3 * k + 2];
+    let ok = true, maxS = 0;
+    for (let r = 0; r < n && ok; r++) {
+      const { r: m, t } = transforms[r];
+      const img = data.subarray(volumes[r] * nvox, (volumes[r] + 1) * nvox);
+      const v = trilinear(img, nx, ny, nz,
+        (m[0] * x + m[1] * y + m[2] * z + t[0]) / dx + cx,
+        (m[3] * x + m[4] * y + m[5] * z + t[1]) / dy + cy,
+        (m[6] * x + m[7] * y + m[8] * z + t[2]) / dz + cz, NaN);
+      if (v !== v) ok = false;
+      s[r] = v;
+      if (v > maxS) maxS = v;
+    }
+    if (!ok || !(maxS > 0)) continue;
+    const floor = maxS * 1e-3;
+    normal.fill(0);
+    rhs.fill(0);
+    for (let r = 0; r < n; r++) {
+      const sr = Math.max(s[r], floor);
+      logS[r] = Math.log(sr);
+      const w = np === 7 ? sr * sr : 1;
+      for (let i = 0; i < np; i++) {
+        const wi = w * design[r * np + i];
+        rhs[i] += wi * logS[r];
+        for (let j = 0; j < np; j++) normal[i * np + j] += wi * design[r * np + j];
+      }
+    }
+    if (!solveSpd(normal, rhs, np, beta)) continue;
+    for (let r = 0; r < n; r++) {
+      let pred = 0;
+      for (let i = 0; i < np; i++) pred += design[r * np + i] * beta[i];
+      sum += (logS[r] - pred) ** 2;
+      terms++;
+    }
+  }
+  return terms ? Math.sqrt(sum / terms) : NaN;
+}

@@ -158,3 +158,37 @@ export function tensorMetrics(tensor: Float32Array, mask?: Uint8Array): TensorMa
   }
   return { adc, fa };
 }
+
+export interface TraceMaps {
+  /** Direction-averaged ADC: mean over the diffusion-weighted volumes of ln(S_b0 / S)/b, mm²/s; 0 outside the mask. */
+  adc: Float32Array;
+  /** Isotropic (trace-weighted) image: geometric mean of the diffusion-weighted volumes. */
+  trace: Float32Array;
+}
+
+/**
+ * Clinical trace maps from a few directions: `s0` the mean b0 and
+ * `dwVolumes` the diffusion-weighted volumes of one shell.
+ */
+export function traceMaps(data: Float32Array, nvox: number, bvals: readonly number[], s0: Float32Array, dwVolumes: readonly number[], mask: Uint8Array): TraceMaps {
+  const adc = new Float32Array(nvox);
+  const trace = new Float32Array(nvox);
+  const offsets = dwVolumes.map((v) => v * nvox);
+  const n = dwVolumes.length;
+  for (let voxel = 0; voxel < nvox; voxel++) {
+    let maxS = s0[voxel];
+    for (let r = 0; r < n; r++) maxS = Math.max(maxS, data[offsets[r] + voxel]);
+    if (!(maxS > 0)) continue;
+    const floor = maxS * 1e-3;
+    const lnS0 = Math.log(Math.max(s0[voxel], floor));
+    let meanLog = 0, meanAdc = 0;
+    for (let r = 0; r < n; r++) {
+      const l = Math.log(Math.max(data[offsets[r] + voxel], floor));
+      meanLog += l / n;
+      meanAdc += (lnS0 - l) / bvals[dwVolumes[r]] / n;
+    }
+    trace[voxel] = Math.exp(meanLog);
+    if (mask[voxel]) adc[voxel] = meanAdc;
+  }
+  return { adc, trace };
+}

@@ -16,8 +16,10 @@ export interface NetworkBrainOptions {
   executionProvider: ExecutionProvider;
   /** Isotropic grid the network runs on, mm (1 = as trained; larger is faster, coarser). */
   gridMm?: number;
-  /** Crop margin in grid voxels around the bright voxels' box (brainchop: 20). */
+  /** Crop margin in mm around the bright voxels' box (brainchop: 20 voxels; default CROP_PADDING_MM). */
   cropPadding?: number;
+  /** Height (mm) of the crop below the top of the head: the neck below it holds no brain (default MAX_HEIGHT_MM; 0 = no limit). */
+  maxHeightMm?: number;
   /** Fraction of the scaled maximum that marks the crop box (brainchop autoThreshold: 0.5). */
   cropThreshold?: number;
 }
@@ -48,9 +50,21 @@ export function scaleForNetwork(data: Float32Array): Float32Array {
   return out;
 }
 
-/** The box of the values above `threshold`, grown by `pad` voxels (the whole grid when none is above it). */
-function brightBox(data: Float32Array, dims: Dims, threshold: number, pad: number): Box {
-  return boundingBox(data, dims, threshold, [pad, pad, pad]) ?? { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1] };
+/**
+ * Crop margin around the bright voxels' box, mm (brainchop: 20 voxels). A 4 mm margin cuts the
+ * network's voxels by a third on a 1 mm head (Dice 0.990 against the 20 mm crop) but leaves the
+ * network too little context on brain-only (skull-stripped) images, which are then not recognised;
+ * so the margin stays at brainchop's until the crop can tell the two apart.
+ */
+export const CROP_PADDING_MM = 20;
+/** Vertex to below the cerebellum is under 150 mm in adults; the crop keeps 170 mm below the top of the head. */
+export const MAX_HEIGHT_MM = 170;
+
+/** The box of the values above `threshold`, grown by `pad` voxels (the whole grid when none is above it), at most `maxHeight` voxels below its top. */
+function brightBox(data: Float32Array, dims: Dims, threshold: number, pad: number, maxHeight = 0): Box {
+  const box = boundingBox(data, dims, threshold, [pad, pad, pad]) ?? { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1] };
+  if (maxHeight > 0 && box.hi[2] - box.lo[2] + 1 > maxHeight) box.lo[2] = box.hi[2] - maxHeight + 1;
+  return box;
 }
 
 /**
@@ -122,8 +136,9 @@ export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): 
   const grid = isotropicGrid(vol.dims, vol.spacing, gridMm);
   const isoData = resampleLinear(vol.data, vol.dims, grid.dims, grid.toSourceScale, grid.toSourceOffset, 0);
   const scaled = scaleForNetwork(isoData);
-  const pad = Math.round((opts.cropPadding ?? 20) / gridMm);
-  const box = brightBox(scaled, grid.dims, opts.cropThreshold ?? 0.5, pad);
+  const pad = Math.round((opts.cropPadding ?? CROP_PADDING_MM) / gridMm);
+  const maxHeight = Math.round((opts.maxHeightMm ?? MAX_HEIGHT_MM) / gridMm);
+  const box = brightBox(scaled, grid.dims, opts.cropThreshold ?? 0.5, pad, maxHeight);
   const net = toNetworkLayout(scaled, grid.dims, box);
   const graph = await graphFor(opts.modelsDir, opts.cacheDir);
   const t1 = performance.now();

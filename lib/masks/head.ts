@@ -1,7 +1,7 @@
 // Anatomy ("foreground") mask: every voxel that holds anatomy. A threshold between the background
 // and the tissue on a lightly smoothed image, then the largest component, closing and hole filling,
 // so dark tissue enclosed by the head (skull, sinuses, ventricles) counts as anatomy.
-import { ALL_AXES_EDGED, close, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../volume/morphology.js';
+import { ALL_AXES_EDGED, bigComponents, close, fillHoles, fillHolesSlices, gaussianSmooth, largestComponent } from '../volume/morphology.js';
 import { histogram, histogramQuantileBin, otsuBin } from '../volume/statistics.js';
 import type { Volume } from './volume.js';
 
@@ -75,15 +75,21 @@ export interface HeadMask {
   intensity: IntensityModel;
 }
 
+/** Pieces at least this share of the largest are kept before hole filling (a scalp shell is 20-50% of the brain). */
+const SHELL_MIN_FRACTION = 0.1;
+
 /** The anatomy mask of a RAS volume. */
 export function headMask(vol: Volume, params: HeadMaskParams = HEAD_MASK_PARAMS): HeadMask {
   const smoothed = gaussianSmooth(vol.data, vol.dims, vol.spacing, params.smoothMm);
   const intensity = intensityModel(smoothed, vol.data);
   let mask: Uint8Array = new Uint8Array(vol.data.length);
   for (let i = 0; i < mask.length; i++) mask[i] = smoothed[i] > intensity.threshold ? 1 : 0;
-  mask = largestComponent(mask, vol.dims);
+  // Every large piece, not only the largest: in a T1w with a dark skull the scalp is a shell cut off
+  // from the brain; hole filling then joins the two (the skull between them is enclosed), and the
+  // largest piece after it is the whole head.
+  mask = bigComponents(mask, vol.dims, SHELL_MIN_FRACTION);
   mask = close(mask, vol.dims, vol.spacing, params.closeMm);
-  mask = fillHoles(mask, vol.dims, ALL_AXES_EDGED);
+  mask = largestComponent(fillHoles(mask, vol.dims, ALL_AXES_EDGED), vol.dims);
   // Cavities open to the outside along one axis only (nasal cavity, ear canals) are anatomy too.
   // Note: with ALL_AXES_EDGED (what this module has always used) every voxel of a slice lies on
   // the slice's edge, so these two slice fills leave the mask unchanged.

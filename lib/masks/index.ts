@@ -12,8 +12,9 @@ import { networkBrainMask } from './brain.js';
 import { beyondPlanes, CUT_PARAMS, findCutPlanes, type Plane } from './cuts.js';
 import { fitFaceBlock, loadFacePrior } from './face-prior.js';
 import { headMask, HEAD_MASK_PARAMS, type HeadMask } from './head.js';
-import { dilate, erode, largestComponent } from '../volume/morphology.js';
-import { countSet as countOnes, voxelCount, type Dims } from '../volume/shape.js';
+import { dilate, erode, largestComponent, openCross } from '../volume/morphology.js';
+import { countSet as countOnes, voxelCount, type Dims, type Vec3 } from '../volume/shape.js';
+import { downsampleMean, resampleLinear } from './resample.js';
 import { fromRas, rasDims, rasSpacing, reorientationOf, toRas, type Reorientation, type Volume } from './volume.js';
 import { wouldBeHead, WOULD_BE_HEAD_PARAMS } from './would-be-head.js';
 
@@ -67,6 +68,7 @@ export type MaskInputReason =
   | 'extreme_anisotropy'
   | 'bad_affine'
   | 'unreadable'
+  | 'too_large'
   | 'defacemask_mismatch';
 
 /** Input that no mask can be made for; `reason` is machine-readable. */
@@ -81,11 +83,17 @@ export class MaskInputError extends Error {
   }
 }
 
-/** Fewest voxels along any axis for a usable 3-D image. */
-export const MIN_SLICES = 16;
-/** Largest ratio between voxel sizes, and largest voxel size (mm), still treated as 3-D. */
-export const MAX_ANISOTROPY = 4;
-export const MAX_VOXEL_MM = 6;
+/** Fewest voxels along any axis for an image that can hold a head (2-D multi-slice heads have 15 or more). */
+export const MIN_SLICES = 8;
+/**
+ * Thick slices are never refused: an axis whose voxels are more than this many times the finest
+ * voxel size (or over THICK_SLICE_MM) is interpolated onto a finer working grid, every stage runs
+ * there, and the masks are brought back to the native grid by block majority.
+ */
+export const MAX_ANISOTROPY = 3;
+export const THICK_SLICE_MM = 4;
+/** Working-grid voxel size along a thick axis: this many times the finest voxel size (at least 1.6 mm). */
+const WORK_GRID_RATIO = 1.6;
 
 export const FB_MASK_NAME = 'fb_mask.nii.gz';
 export const DEFACE_MASK_NAME = 'deface_mask.nii.gz';
@@ -94,15 +102,60 @@ interface Prepared {
   image: NiftiImage;
   dims: Dims;
   reo: Reorientation;
+  /** The image on the working grid (RAS; the native RAS grid unless slices are thick). */
   vol: Volume;
+  /** Voxel -> world of the working grid. */
+  workAffine: number[][];
+  /** Working-grid voxels per native voxel along each RAS axis (1 = native). */
+  factor: Vec3;
+  /** Native RAS voxel size, mm. */
+  nativeSpacing: Vec3;
+  nativeDims: Dims;
   warnings: string[];
+}
+
+/** Interpolate a RAS volume onto a grid `factor` times finer along each axis (same field of view). */
+function refineGrid(vol: Volume, factor: Vec3): Volume {
+  if (factor.every((f) => f === 1)) return vol;
+  const dims = vol.dims.map((n, a) => n * factor[a]) as Dims;
+  const scale = factor.map((f) => 1 / f) as Vec3;
+  const offset = factor.map((f) => 0.5 / f - 0.5) as Vec3;
+  return { data: resampleLinear(vol.data, vol.dims, dims, scale, offset, 0), dims, spacing: vol.spacing.map((s, a) => s / factor[a]) as Vec3 };
+}
+
+/** A working-grid mask back on the native RAS grid: a native voxel is set when most of its block is. */
+export function toNativeGrid(mask: Uint8Array, prepared: Pick<Prepared, 'factor' | 'vol' | 'nativeDims'>): Uint8Array {
+  if (prepared.factor.every((f) => f === 1)) return mask;
+  const down = downsampleMean(Float32Array.from(mask), prepared.vol.dims, prepared.factor);
+  return Uint8Array.from(down.data, (v) => (v >= 0.5 ? 1 : 0));
+}
+
+/** Working-grid factors: thick axes are split so their voxels are about WORK_GRID_RATIO times the finest. */
+function workFactors(spacing: Vec3): Vec3 {
+  const finest = Math.min(...spacing);
+  const target = Math.max(WORK_GRID_RATIO * finest, 1.6);
+  return spacing.map((s) => (s > MAX_ANISOTROPY * finest || s > THICK_SLICE_MM ? Math.max(1, Math.ceil(s / target)) : 1)) as Vec3;
+}
+
+/** The working grid's voxel -> world affine: voxel p' of the fine grid sits at native index (p' + 0.5) / f - 0.5. */
+function refinedAffine(rasAffine: number[][], factor: Vec3): number[][] {
+  return rasAffine.map((row, r) => {
+    if (r === 3) return [...row];
+    const out = [row[0] / factor[0], row[1] / factor[1], row[2] / factor[2], row[3]];
+    for (let a = 0; a < 3; a++) out[3] += row[a] * (0.5 / factor[a] - 0.5);
+    return out;
+  });
 }
 
 async function readImage(imagePath: string): Promise<NiftiImage> {
   try {
     return await readNifti(imagePath);
   } catch (err) {
-    if (err instanceof NiftiValidationError) throw new MaskInputError('unreadable', `${imagePath}: ${err.message}`, { niftiReason: err.reason });
+    if (err instanceof NiftiValidationError) {
+      // An image over the read limit is a valid image we will not load, not a broken one.
+      const reason: MaskInputReason = err.reason === 'too_large' ? 'too_large' : 'unreadable';
+      throw new MaskInputError(reason, `${imagePath}: ${err.message}`, { niftiReason: err.reason });
+    }
     throw err;
   }
 }
@@ -130,10 +183,7 @@ export function prepareInput(image: NiftiImage): Prepared {
   }
   const reo = reorientationOf(affine, dims);
   const spacing = rasSpacing(reo);
-  const ratio = Math.max(...spacing) / Math.min(...spacing);
-  if (ratio > MAX_ANISOTROPY || Math.max(...spacing) > MAX_VOXEL_MM) {
-    throw new MaskInputError('extreme_anisotropy', `voxel sizes ${spacing.map((s) => s.toFixed(2)).join(' x ')} mm are too anisotropic for 3-D masks`, { spacing });
-  }
+  const factor = workFactors(spacing);
   const obliqueness = obliquenessDegrees(reo.rasAffine);
   if (obliqueness > 20) warnings.push(`oblique_affine: voxel axes are up to ${obliqueness.toFixed(0)} degrees from the world axes; masks use the nearest RAS orientation`);
   const data = image.data.subarray(0, voxelCount(dims));
@@ -148,7 +198,12 @@ export function prepareInput(image: NiftiImage): Prepared {
   if (!(max > min)) throw new MaskInputError('constant_image', `every voxel holds ${min}`, { value: min });
   const ras = toRas(data, reo, (n) => new Float32Array(n));
   for (let i = 0; i < ras.length; i++) if (!Number.isFinite(ras[i])) ras[i] = min;
-  return { image, dims, reo, vol: { data: ras, dims: rasDims(reo), spacing }, warnings };
+  const nativeDims = rasDims(reo);
+  const vol = refineGrid({ data: ras, dims: nativeDims, spacing }, factor);
+  if (factor.some((f) => f > 1)) {
+    warnings.push(`thick_slices: voxel sizes ${spacing.map((s) => s.toFixed(2)).join(' x ')} mm; masks were made on a ${vol.spacing.map((s) => s.toFixed(2)).join(' x ')} mm interpolated grid and are less certain`);
+  }
+  return { image, dims, reo, vol, workAffine: refinedAffine(reo.rasAffine, factor), factor, nativeSpacing: spacing, nativeDims, warnings };
 }
 
 function obliquenessDegrees(rasAffine: number[][]): number {
@@ -324,7 +379,28 @@ async function removedRegion(vol: Volume, reo: Reorientation, head: HeadMask, cu
 /** Head share beyond a cut above which the removal is a bounded block rather than everything beyond a plane. */
 const BLOCK_MIN_HEAD_BEYOND = 0.003;
 
-async function findAnonymization(vol: Volume, reo: Reorientation, head: HeadMask, brain: BrainEstimate, opts: MasksOptions, warnings: string[]): Promise<Finding> {
+/**
+ * Cut detection on thick slices: a cut plane across slices of thickness t is a staircase whose RMS
+ * about the plane is about t/√12, so the flatness limits grow with the thickest native voxel.
+ */
+export function cutParamsFor(nativeSpacing: Vec3): typeof CUT_PARAMS {
+  const thick = Math.max(...nativeSpacing);
+  if (thick <= 2) return CUT_PARAMS;
+  return {
+    ...CUT_PARAMS,
+    toleranceMm: Math.max(CUT_PARAMS.toleranceMm, 0.45 * thick),
+    maxRmsMm: Math.max(CUT_PARAMS.maxRmsMm, 0.65 + 0.3 * (thick - 1)),
+    normalAgreement: 0.8,
+  };
+}
+
+/** How much thick slices lower every verdict's confidence: 1 up to 2 mm, 0.55 at 10 mm. */
+export function sliceConfidence(nativeSpacing: Vec3): number {
+  const thick = Math.max(...nativeSpacing);
+  return Math.max(0.55, Math.min(1, 1 - 0.056 * (thick - 2)));
+}
+
+async function findAnonymization(vol: Volume, reo: Reorientation, head: HeadMask, brain: BrainEstimate, opts: MasksOptions, warnings: string[], cutParams = CUT_PARAMS): Promise<Finding> {
   const n = vol.data.length;
   const stripped = skullStrippedEvidence(head, brain, vol);
   if (stripped.stripped) {
@@ -336,7 +412,7 @@ async function findAnonymization(vol: Volume, reo: Reorientation, head: HeadMask
   }
   const atMin = new Uint8Array(n);
   for (let i = 0; i < n; i++) atMin[i] = vol.data[i] === head.intensity.min ? 1 : 0;
-  const planes = findCutPlanes(vol, head.mask, atMin);
+  const planes = findCutPlanes(vol, head.mask, atMin, cutParams);
   const cuts = planes.filter((p) => p.kind === 'anonymization');
   const fovPlanes = planes.filter((p) => p.kind === 'fov');
   const evidence: Record<string, unknown> = { ...stripped.evidence, planes: planes.map(describePlane) };
@@ -344,10 +420,13 @@ async function findAnonymization(vol: Volume, reo: Reorientation, head: HeadMask
     const box = headBox(head.mask, vol.dims);
     const removed = await removedRegion(vol, reo, head, cuts, box, opts, warnings, evidence);
     const fov = fieldOfView(vol.dims, vol, fovPlanes);
+    // Zeroed regions, not the scattered exact zeros that noisy air can hold: an opening by the
+    // 6-neighbour cross drops single voxels and thin lines, keeping the tool's region.
+    const zeroed = openCross(atMin, vol.dims);
     const mask = new Uint8Array(n);
-    for (let i = 0; i < n; i++) mask[i] = removed[i] && box[i] && fov[i] && !head.mask[i] && atMin[i] ? 1 : 0;
+    for (let i = 0; i < n; i++) mask[i] = removed[i] && box[i] && fov[i] && !head.mask[i] && zeroed[i] ? 1 : 0;
     const area = cuts.reduce((s, p) => s + p.areaMm2, 0);
-    const confidence = clamp01(0.6 + 0.4 * Math.min(1, area / (4 * CUT_PARAMS.minAreaMm2)));
+    const confidence = clamp01(0.6 + 0.4 * Math.min(1, area / (4 * cutParams.minAreaMm2)));
     return { type: 'defaced', confidence, mask, evidence };
   }
   const blur = detectBlur(vol, head.mask, brain.mask, head.intensity.threshold, head.intensity.min);
@@ -380,6 +459,7 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
   const image = await readImage(imagePath);
   const prepared = prepareInput(image);
   const { vol, reo, warnings } = prepared;
+  const workReo: Reorientation = { ...reo, rasAffine: prepared.workAffine };
   lap('read');
   const head = headMask(vol);
   lap('fbMask');
@@ -389,11 +469,13 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
   timings.inference = Math.round(brain.inferenceMs);
   timings.brain = Math.round(performance.now() - brainStart - brain.inferenceMs);
   t = performance.now();
-  const finding = await findAnonymization(vol, reo, head, brain, opts, warnings);
+  const cutParams = cutParamsFor(prepared.nativeSpacing);
+  const finding = await findAnonymization(vol, workReo, head, brain, opts, warnings, cutParams);
+  finding.confidence *= sliceConfidence(prepared.nativeSpacing);
   lap('anonymization');
   await fs.mkdir(outDir, { recursive: true });
-  const fbMask = await writeMask(outDir, FB_MASK_NAME, image.header, head.mask, reo);
-  const defaceMask = await writeMask(outDir, DEFACE_MASK_NAME, image.header, finding.mask, reo);
+  const fbMask = await writeMask(outDir, FB_MASK_NAME, image.header, toNativeGrid(head.mask, prepared), reo);
+  const defaceMask = await writeMask(outDir, DEFACE_MASK_NAME, image.header, toNativeGrid(finding.mask, prepared), reo);
   lap('write');
   return {
     anonymization: { type: finding.type, confidence: round(finding.confidence, 3), source: 'computed' },
@@ -410,7 +492,8 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
         networkGridMm: brain.method === 'mindgrab' ? (opts.networkGridMm ?? 1) : undefined,
         modality: opts.modality,
         head: HEAD_MASK_PARAMS,
-        cuts: CUT_PARAMS,
+        cuts: cutParams,
+        workGridMm: prepared.factor.some((f) => f > 1) ? vol.spacing.map((v) => round(v, 3)) : undefined,
         blur: BLUR_PARAMS,
         wouldBeHead: WOULD_BE_HEAD_PARAMS,
         evidence: finding.evidence,
@@ -454,9 +537,11 @@ export async function fromDatasetDefacemask(imagePath: string, defacemaskPath: s
       defacemask: shipped.shape,
     });
   }
-  const { vol, reo, warnings } = prepared;
+  const { reo, warnings } = prepared;
   const labels = toRas(shipped.data.subarray(0, voxelCount(prepared.dims)), reo, (n) => new Float32Array(n));
-  const head = headMask(vol);
+  const work = headMask(prepared.vol);
+  const head = { ...work, mask: toNativeGrid(work.mask, prepared) };
+  const vol = { data: toRas(image.data.subarray(0, voxelCount(prepared.dims)), reo, (n) => new Float32Array(n)) };
   const min = head.intensity.min;
   // Share of each label's voxels that sit at the image minimum: the removed label is (nearly) all there.
   let onCount = 0, onAtMin = 0, offCount = 0, offAtMin = 0;

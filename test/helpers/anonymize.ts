@@ -310,3 +310,73 @@ export function addRicianNoise(data: Float32Array, sigma: number, seed = 7): Flo
   const gauss = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
   return Float32Array.from(data, (v) => Math.hypot(v + sigma * gauss(), sigma * gauss()));
 }
+
+/** Every head image in the shared data: the brainchop T1, the heads under real/, and the FLAIR slab. */
+export async function sharedHeads(): Promise<{ name: string; file: string }[]> {
+  const out = [{ name: 't1w_brainchop', file: T1_HEAD }];
+  const realDir = path.join(SHARED, 'images/real');
+  for (const entry of (await fs.readdir(realDir)).sort()) {
+    const file = path.join(realDir, entry, 'image.nii.gz');
+    if (await fs.stat(file).then((s) => s.isFile(), () => false)) out.push({ name: entry.replace(/_dcmqa.*$/, ''), file });
+  }
+  out.push({ name: 'flair_slab', file: FLAIR_SLAB });
+  return out;
+}
+
+/** Share of voxels holding exactly zero: images whose air was stored as zero. */
+export function zeroFraction(data: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] === 0) n++;
+  return n / data.length;
+}
+
+/** Reference head mask of any head: the non-zero rule where the air is exactly zero, else the noisy-air rule. */
+export function referenceHead(vol: Volume): Uint8Array {
+  return zeroFraction(vol.data) > 0.3 ? referenceHeadNonzero(vol) : referenceHeadNoisy(vol);
+}
+
+/** Block-average a RAS image by integer factors (to make a big head cheaper to test). */
+export function downsampleRas(img: RasImage, f: Vec3): RasImage {
+  const [nx, ny, nz] = img.vol.dims;
+  const dims = [Math.floor(nx / f[0]), Math.floor(ny / f[1]), Math.floor(nz / f[2])] as Dims;
+  const data = new Float32Array(voxelCount(dims));
+  const inv = 1 / (f[0] * f[1] * f[2]);
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++) {
+        let s = 0;
+        for (let c = 0; c < f[2]; c++) for (let b = 0; b < f[1]; b++) for (let a = 0; a < f[0]; a++) s += img.vol.data[i * f[0] + a + nx * (j * f[1] + b + ny * (k * f[2] + c))];
+        data[i + dims[0] * (j + dims[1] * k)] = s * inv;
+      }
+  const affine = img.affine.map((row, r) => {
+    if (r === 3) return [...row];
+    const out = [row[0] * f[0], row[1] * f[1], row[2] * f[2], row[3]];
+    for (let a = 0; a < 3; a++) out[3] += row[a] * (f[a] - 1) / 2;
+    return out;
+  });
+  return { vol: { data, dims, spacing: img.vol.spacing.map((s, a) => s * f[a]) as Vec3 }, affine };
+}
+
+/**
+ * Face blur as obfuscation tools do it, optionally hiding the blur under noise: `faceBlur` with
+ * Gaussian noise (SD `noiseFraction` of the 99th percentile) added where the blend weight is at least 0.5.
+ */
+export function faceBlurNoisy(img: RasImage, refHead: Uint8Array, region: Uint8Array, sigmaMm: number, noiseFraction: number, seed = 11): AnonymizedCase {
+  const c = faceBlur(img, refHead, region, sigmaMm);
+  if (noiseFraction <= 0) return c;
+  const sorted = Float32Array.from(img.vol.data).sort();
+  const sd = noiseFraction * sorted[Math.floor(0.99 * (sorted.length - 1))];
+  const weight = gaussianSmooth(Float32Array.from(region), img.vol.dims, img.vol.spacing, 3);
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s + 0.5) / 4294967296;
+  };
+  const data = c.data.slice();
+  for (let i = 0; i < data.length; i++) {
+    if (weight[i] < 0.05) continue;
+    const g = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    data[i] = Math.max(0, data[i] + weight[i] * sd * g);
+  }
+  return { data, truth: c.truth };
+}
