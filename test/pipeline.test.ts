@@ -118,7 +118,7 @@ describe('dataset pipeline (Temporal + PostgreSQL)', function () {
       assert.ok(ev[0].finished_at && ev[0].duration_ms !== null);
     }
     const maskEvents = await env.db.selectFrom('scan_events').select(['task_queue']).where('dataset_id', '=', DS).where('step', '=', 'computeScanMasks').execute();
-    assert.ok(maskEvents.length === 9 && maskEvents.every((e) => e.task_queue === 'openmind-gpu'));
+    assert.ok(maskEvents.length === 10 && maskEvents.every((e) => e.task_queue === 'openmind-gpu'));
   });
 
   it('ends a corrupt, a truncated, an absurd-dims and a missing image as readable failures', async () => {
