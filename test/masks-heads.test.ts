@@ -39,14 +39,14 @@ const TARGET = { anonDice: 0.9, fbDice: 0.95, intactFalse: 0.005 };
  * other case is held to the targets. These are misses of issue #14, kept visible, not targets.
  */
 const ACHIEVED: Record<string, Partial<Record<CaseName, [boolean, number, number, number?]>>> = {
-  't1w_brainchop': { plane_cut: [false, 0, 0.95], blur2: [true, 0.5, 0.95], blur2_noise: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0, 0.95] },
-  'philips_gre-fmapmag': { intact: [true, 0.9, 0.67], plane_cut: [true, 0.74, 0.69], face_block: [true, 0.9, 0.68], blur2: [false, 0, 0.68], blur2_noise: [false, 0, 0.68], blur4: [true, 0.47, 0.68], blur4_noise: [false, 0, 0.68], skull_strip: [false, 0.25, 0.95] },
-  'philips_t1w': { plane_cut: [true, 0.77, 0.95], blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.82, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.15, 0.95] },
-  'siemens_t1w-hfdl': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.77, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.29, 0.87] },
-  'siemens_t1w-hfdr': { blur2: [true, 0.29, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.35, 0.87] },
-  'siemens_t1w-hfp': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.53, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.17, 0.87] },
-  'siemens_t1w-hfs': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.6, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.28, 0.95] },
-  'flair_slab': { face_block: [false, 0, 0.95], blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0, 0.95] },
+  't1w_brainchop': { plane_cut: [false, 0, 0.95], blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0, 0.95] },
+  'philips_gre-fmapmag': { intact: [true, 0.9, 0.69], plane_cut: [true, 0.76, 0.71], face_block: [true, 0.9, 0.7], blur2: [false, 0, 0.7], blur2_noise: [false, 0, 0.7], blur4: [true, 0.49, 0.7], blur4_noise: [false, 0, 0.7], skull_strip: [true, 0.54, 0.95] },
+  'philips_t1w': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.83, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.17, 0.95] },
+  'siemens_t1w-hfdl': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.81, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.34, 0.92] },
+  'siemens_t1w-hfdr': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.82, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0, 0.92] },
+  'siemens_t1w-hfp': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.15, 0.89] },
+  'siemens_t1w-hfs': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0, 0.89] },
+  'flair_slab': { face_block: [false, 0, 0.95], blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [false, 0.3, 0.95] },
 };
 
 interface Row {
