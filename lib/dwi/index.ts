@@ -12,12 +12,10 @@
 //
 // Memory: the series is held once as float32 (nx·ny·nz·nv·4 bytes) and every
 // step works in place. On top of it: MP-PCA ≈ window-depth slices of the
-// series + one row of window Gram matrices per thread (≈ 60 MB per thread for
-// 128×128×80×150, plus ≤ 2·(window-1) halo slices per extra thread),
-// registration ≈ 3 volumes + 20k·nv samples, tensor fit ≈ 7 floats per voxel.
-// Measured: 96×96×60×65 (137 MiB) peaks at 417 MiB RSS for the whole run, so
-// 128×128×80×150 (786 MB) should peak near 1.1–1.2 GB. 4D intermediates are
-// streamed to disk (gzip level 1), never encoded in memory.
+// series + one row of window Gram matrices per thread (plus ≤ 2·(window-1)
+// halo slices per extra thread), registration ≈ 3 volumes + 20k·nv samples,
+// tensor fit ≈ 7 floats per voxel. 4D intermediates are streamed to disk
+// (gzip level 1), never encoded in memory.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
