@@ -4,12 +4,8 @@
 // sessions, and deep or out-of-range JSON bodies are a 400, never a 500.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } from '../db/database.js';
+import { dropDatabase, type DB } from '../db/database.js';
 import { runRatersAdd } from '../cli/commands/rate.js';
-import { encodePng } from '../lib/quality/index.js';
 import { parseCsv, parseCsvRows } from '../lib/csv.js';
 import {
   addRater,
@@ -23,56 +19,8 @@ import {
   type RatingRecord,
   type RatingServer,
 } from '../services/rating/index.js';
+import { ADMIN_DB_URL, countRatings as countDbRatings, freshDatabase, pngAssets, request, signIn } from './helpers/http.js';
 
-const ADMIN_DB_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  json: any;
-}
-
-function request(base: string, method: string, pathname: string, opts: { headers?: Record<string, string>; body?: unknown } = {}): Promise<Reply> {
-  const { hostname, port } = new URL(base);
-  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: pathname, method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    // The server may answer (and stop reading) before a large body is fully sent.
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
-interface Browser {
-  cookie: string;
-  csrf: string;
-  headers(extra?: Record<string, string>): Record<string, string>;
-}
-
-async function signIn(base: string, fields: { token?: string; name?: string }): Promise<Browser> {
-  const reply = await request(base, 'POST', '/login', { body: fields, headers: { Origin: base, 'Sec-Fetch-Site': 'same-origin' } });
-  assert.equal(reply.status, 200, reply.text);
-  const cookie = String(reply.headers['set-cookie']?.[0] ?? '').split(';')[0];
-  const csrf = reply.json.csrfToken as string;
-  return { cookie, csrf, headers: (extra = {}) => ({ Cookie: cookie, 'X-CSRF-Token': csrf, Origin: base, 'Sec-Fetch-Site': 'same-origin', ...extra }) };
-}
 
 let counter = 0;
 const submissionId = (label: string) => `sec-${label}-${process.pid}-${++counter}`;
@@ -92,18 +40,11 @@ describe('rating tool security (issue #18)', function () {
   const importAs = (who: string, body: unknown, headers: Record<string, string> = {}) =>
     request(base, 'POST', '/api/ratings/import', { headers: bearer(tokens[who], headers), body });
   const exportAs = (who: string, query: string) => request(base, 'GET', `/api/ratings/export${query}`, { headers: bearer(tokens[who]) });
-  const countRatings = async () => Number((await db.selectFrom('ratings').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const countRatings = () => countDbRatings(db);
 
   before(async function () {
-    const url = await createDatabase(ADMIN_DB_URL, dbName);
-    db = await openDatabase({ url });
-    await migrateToLatest(db);
-    assets = fs.mkdtempSync(path.join(os.tmpdir(), 'openmind-rating-sec-'));
-    const png = encodePng({ width: 2, height: 2, pixels: new Uint8Array(12).fill(128) });
-    for (const ds of ['ds000001', 'ds000002']) {
-      fs.mkdirSync(path.join(assets, ds), { recursive: true });
-      for (const f of ['montage.png', 'mosaic-1.png']) fs.writeFileSync(path.join(assets, ds, f), png);
-    }
+    db = await freshDatabase(dbName);
+    assets = pngAssets('openmind-rating-sec-', ['ds000001', 'ds000002'], ['montage.png', 'mosaic-1.png']);
     for (const [datasetId, modality] of [
       ['ds000001', 'T1w'],
       ['ds000001', 'T2w'],

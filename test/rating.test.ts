@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createDatabase, dropDatabase, migrateToLatest, openDatabase, type DB } from '../db/database.js';
+import { dropDatabase, type DB } from '../db/database.js';
 import { runRate, runRatersAdd } from '../cli/commands/rate.js';
-import { encodePng, IQM_VERSION, measureImageQuality, qcAssetPaths } from '../lib/quality/index.js';
+import { IQM_VERSION, measureImageQuality, qcAssetPaths } from '../lib/quality/index.js';
 import { upsertScanIqms } from '../db/repositories/quality-metrics.js';
 import { writeNifti } from '../lib/nifti/index.js';
 import {
@@ -26,64 +25,16 @@ import {
   type RatingRecord,
   type RatingServer,
 } from '../services/rating/index.js';
+import { ADMIN_DB_URL, countRatings as countDbRatings, freshDatabase, pngAssets, request, signIn as signInAs, type Browser } from './helpers/http.js';
 
-const ADMIN_DB_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  json: any;
-}
-
-/** A raw HTTP request (node:http, so that Origin and Sec-Fetch-* can be set like a browser would). */
-function request(base: string, method: string, pathname: string, opts: { headers?: Record<string, string>; body?: unknown } = {}): Promise<Reply> {
-  // The path is sent as given (no URL normalisation), as a hostile client could.
-  const { hostname, port } = new URL(base);
-  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: pathname, method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
-/** A signed-in browser-like client: session cookie, CSRF token, same-origin headers. */
-interface Browser {
-  cookie: string;
-  csrf: string;
-  headers(extra?: Record<string, string>): Record<string, string>;
-}
-
+/** Sign in, and check the session cookie's flags. */
 async function signIn(base: string, fields: { token?: string; name?: string }): Promise<Browser> {
-  const reply = await request(base, 'POST', '/login', { body: fields, headers: { Origin: base, 'Sec-Fetch-Site': 'same-origin' } });
-  assert.equal(reply.status, 200, reply.text);
-  const cookie = String(reply.headers['set-cookie']?.[0] ?? '').split(';')[0];
-  assert.match(cookie, /^om_session=/);
-  assert.match(String(reply.headers['set-cookie']?.[0]), /HttpOnly/);
-  assert.match(String(reply.headers['set-cookie']?.[0]), /SameSite=Strict/);
-  const csrf = reply.json.csrfToken as string;
-  return {
-    cookie,
-    csrf,
-    headers: (extra = {}) => ({ Cookie: cookie, 'X-CSRF-Token': csrf, Origin: base, 'Sec-Fetch-Site': 'same-origin', ...extra }),
-  };
+  const browser = await signInAs(base, fields);
+  assert.match(browser.cookie, /^om_session=/);
+  assert.match(browser.setCookie, /HttpOnly/);
+  assert.match(browser.setCookie, /SameSite=Strict/);
+  return browser;
 }
 
 let counter = 0;
@@ -102,18 +53,12 @@ describe('rating tool over HTTP', function () {
 
   const bearer = (token: string, extra: Record<string, string> = {}) => ({ Authorization: `Bearer ${token}`, ...extra });
   const rate = (token: string, body: Record<string, unknown>) => request(base, 'POST', '/api/ratings', { headers: bearer(token), body });
-  const countRatings = async () => Number((await db.selectFrom('ratings').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const countRatings = () => countDbRatings(db);
 
   before(async function () {
-    const url = await createDatabase(ADMIN_DB_URL, dbName);
-    db = await openDatabase({ url });
-    await migrateToLatest(db);
-    assets = fs.mkdtempSync(path.join(os.tmpdir(), 'openmind-rating-'));
-    const png = encodePng({ width: 2, height: 2, pixels: new Uint8Array(12).fill(128) });
-    for (const ds of ['ds000001', 'ds000002']) {
-      fs.mkdirSync(path.join(assets, ds), { recursive: true });
-      for (const f of ['montage-T1w.png', 'mosaic-1.png', 'mosaic-2.png']) fs.writeFileSync(path.join(assets, ds, f), png);
-    }
+    db = await freshDatabase(dbName);
+    assets = pngAssets('openmind-rating-', ['ds000001', 'ds000002'], ['montage-T1w.png', 'mosaic-1.png', 'mosaic-2.png']);
+    const png = fs.readFileSync(path.join(assets, 'ds000001', 'mosaic-1.png'));
     fs.writeFileSync(path.join(os.tmpdir(), `openmind-secret-${process.pid}.png`), png);
     const task = (datasetId: string, modality: string) => ({
       datasetId,
