@@ -7,7 +7,6 @@
 // Time: ≈ 4 min on 2 busy cores with MRtrix3. The registration check runs on two series by
 // default (OPENMIND_DWI_REAL_ALL=1: all seven).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { readNifti } from '../lib/nifti/index.js';
 import { deriveDwi, type DeriveDwiResult } from '../lib/dwi/index.js';
 import { readSeries, writeSeries } from '../lib/dwi/io.js';
+import { correlation, hasMrtrix, median, mrtrix } from './helpers/mrtrix.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared');
@@ -33,33 +33,6 @@ const REGISTRATION_SERIES = process.env.OPENMIND_DWI_REAL_ALL
   ? SERIES
   : ['real/toshiba_dwi-ortho_dcmqatoshiba', 'real/siemens_dwi-hfs_dcmqadecubitus'];
 const LIKE_FOR_LIKE = ['denoise', 'gibbs', 'tensor'];
-
-function hasMrtrix(): boolean {
-  try {
-    execFileSync('dwi2tensor', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function mrtrix(cmd: string, args: string[]): void {
-  execFileSync(cmd, ['-quiet', '-force', '-nthreads', '2', ...args], { stdio: 'pipe' });
-}
-
-function correlation(a: ArrayLike<number>, b: ArrayLike<number>, mask: ArrayLike<number>): number {
-  let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    n++; sa += a[i]; sb += b[i]; saa += a[i] * a[i]; sbb += b[i] * b[i]; sab += a[i] * b[i];
-  }
-  return (sab - (sa * sb) / n) / Math.sqrt((saa - (sa * sa) / n) * (sbb - (sb * sb) / n));
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((x, y) => x - y);
-  return s[s.length >> 1];
-}
 
 const files = (series: string) => {
   const d = path.join(IMAGES, series);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,24 +29,12 @@ import { parallelDenoise, parallelGibbs } from '../lib/dwi/parallel.js';
 import { gibbsParams } from '../lib/dwi/gibbs.js';
 import { runDwi } from '../cli/commands/dwi.js';
 import { readGradientTable, simulateDwi, tissueAt, writeSimulatedDwi, type Vec3 } from './helpers/dwi-sim.js';
+import { correlation, hasMrtrix, median, mrtrix } from './helpers/mrtrix.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared');
 const PHILIPS = path.join(shared, 'images/dwi_philips');
 const DIPY = path.join(shared, 'images/dipy');
-
-function hasMrtrix(): boolean {
-  try {
-    execFileSync('dwidenoise', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function mrtrix(cmd: string, args: string[]): void {
-  execFileSync(cmd, ['-quiet', '-force', '-nthreads', '2', ...args], { stdio: 'pipe' });
-}
 
 /** ‖a - b‖ / ‖b‖ over the voxels of `mask` (all volumes of a volume-major series). */
 function relativeRms(a: Float32Array, b: Float32Array, mask: Uint8Array): number {
@@ -59,20 +46,6 @@ function relativeRms(a: Float32Array, b: Float32Array, mask: Uint8Array): number
     den += b[i] ** 2;
   }
   return Math.sqrt(num / den);
-}
-
-function correlation(a: ArrayLike<number>, b: ArrayLike<number>, mask: Uint8Array): number {
-  let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    n++; sa += a[i]; sb += b[i]; saa += a[i] * a[i]; sbb += b[i] * b[i]; sab += a[i] * b[i];
-  }
-  return (sab - (sa * sb) / n) / Math.sqrt((saa - (sa * sa) / n) * (sbb - (sb * sb) / n));
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((x, y) => x - y);
-  return s[s.length >> 1];
 }
 
 /** Head mask of a series for comparisons: mean over volumes above 10% of its maximum. */
