@@ -10,6 +10,8 @@ export interface ActivityDeps {
   cacheDir?: string;
   /** The provider the masks network asks for (OPENMIND_EP); it falls back to the CPU, recorded. */
   executionProvider?: 'cuda' | 'cpu';
+  /** Threads for the masks network's CPU inference (OPENMIND_ORT_THREADS). */
+  ortThreads?: number;
   /** OpenNeuro endpoint when a source names none. */
   openneuroEndpoint?: string;
   /** Export root; defaults to `<dataDir>/export`. */

@@ -35,7 +35,8 @@ export async function runIdempotentStep<R>(
   db: DB,
   id: StepIdentity,
   opts: {
-    compute: () => Promise<{ result: R; outputHash: string }>;
+    /** Gets the step's ledger key, e.g. to record it with the files it writes. */
+    compute: (stepKey: string) => Promise<{ result: R; outputHash: string }>;
     verify?: (result: R, outputHash: string) => Promise<boolean>;
   },
 ): Promise<StepOutcome<R>> {
@@ -44,7 +45,7 @@ export async function runIdempotentStep<R>(
   if (prior && (!opts.verify || (await opts.verify(prior.result as R, prior.output_hash)))) {
     return { skipped: true, stepKey, inputHash: id.inputHash, outputHash: prior.output_hash, result: prior.result as R };
   }
-  const { result, outputHash } = await opts.compute();
+  const { result, outputHash } = await opts.compute(stepKey);
   await recordStepOutput(db, {
     step_key: stepKey,
     scan_id: id.scanId,

@@ -32,7 +32,7 @@ export function createMaskActivities(deps: ActivityDeps) {
     return runScanStep(deps, input, 'computeScanMasks', async (scan) => {
       const defacemaskPath = await shippedDefacemask(scan.file_path, scan.suffix);
       const options: MasksOptions = {
-        modelsDir: deps.modelsDir, cacheDir: deps.cacheDir, executionProvider: deps.executionProvider,
+        modelsDir: deps.modelsDir, cacheDir: deps.cacheDir, executionProvider: deps.executionProvider, cpuThreads: deps.ortThreads,
         useNetwork: input.masks?.useNetwork, networkGridMm: input.masks?.networkGridMm, defacemaskPath, modality: scan.modality,
       };
       return {

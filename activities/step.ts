@@ -2,16 +2,15 @@
 // run the lib/ function off the event loop, turn bad input into a non-retryable failure, store the
 // files it made with their provenance, and record the result in the ledger under a key that
 // includes the step's code version (workflows/steps.ts). A step activity is then a few lines.
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ActivityDeps } from './deps.js';
 import type { StepResult } from '../lib/pipeline-types.js';
-import { runIdempotentStep, stepKeyOf } from './ledger.js';
+import { runIdempotentStep } from './ledger.js';
 import { asStepFailure } from './failures.js';
 import { runInThread } from './threads.js';
 import { setProgress } from './heartbeat.js';
-import { fileExists, sha256File } from '../lib/files.js';
+import { fileExists, sha256, sha256File } from '../lib/files.js';
 import { getScan } from '../db/repositories/scans.js';
 import { upsertDerivedFile, derivedFilesOf } from '../db/repositories/derived-files.js';
 import type { Scan } from '../db/tables/scans.js';
@@ -36,8 +35,8 @@ export async function inThread<T>(module: string, fn: string, args: unknown[]): 
  * that no legal file name (up to 255 bytes, any characters) can make the path too long or unsafe.
  */
 export function scanWorkDir(dataDir: string, scan: Pick<Scan, 'id' | 'dataset_id'>, folder: string): string {
-  const scanDir = createHash('sha256').update(scan.id).digest('hex').slice(0, 24);
-  const datasetDir = createHash('sha256').update(scan.dataset_id).digest('hex').slice(0, 16);
+  const scanDir = sha256(scan.id).slice(0, 24);
+  const datasetDir = sha256(scan.dataset_id).slice(0, 16);
   return path.join(dataDir, 'work', datasetDir, scanDir, folder);
 }
 
@@ -78,13 +77,12 @@ export async function runScanStep<R>(
   const workDir = scanWorkDir(deps.dataDir, scan, spec.folder ?? name);
   const verify = spec.verify ?? (spec.fileKinds ? () => filesIntact(deps, scan.id, spec.fileKinds!) : undefined);
   const identity = { datasetId: scan.dataset_id, scanId: scan.id, step: name, stepVersion: step.version, inputHash: spec.inputHash ? spec.inputHash(scan) : (scan.content_hash ?? ''), params: spec.params };
-  const stepKey = stepKeyOf(identity);
   return runIdempotentStep(
     db,
     identity,
     {
       verify: verify && ((result: R) => verify(result, scan)),
-      compute: async () => {
+      compute: async (stepKey) => {
         const { result, outputHash, files } = await spec.compute({ scan, workDir });
         for (const f of files ?? []) {
           await upsertDerivedFile(db, scan.id, { kind: f.kind, path: f.path, sha256: f.sha256, modality: f.modality ?? scan.modality, stepKey, provenance: f.provenance });

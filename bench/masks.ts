@@ -8,6 +8,8 @@ import { promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { computeMasks } from '../lib/masks/index.js';
 import { releaseMindgrabSessions } from '../lib/models/mindgrab.js';
+import { cpuThreads } from '../lib/models/session.js';
+import { loadConfig } from '../services/config.js';
 
 /** Issue #14: CPU inference per 1 mm head, 2 cores. */
 const GOAL_S = 30;
@@ -33,7 +35,7 @@ export default async function main(args: string[]): Promise<void> {
     // Run 1 includes graph conversion and session creation; later runs reuse the session.
     for (let run = 1; run <= runs; run++) {
       const t0 = performance.now();
-      const r = await computeMasks(image, path.join(out, `run${run}`), { modelsDir, executionProvider: ep, networkGridMm: gridMm });
+      const r = await computeMasks(image, path.join(out, `run${run}`), { modelsDir, executionProvider: ep, networkGridMm: gridMm, cpuThreads: loadConfig().ortThreads });
       const total = (performance.now() - t0) / 1000;
       const inference = (r.timings.inference ?? 0) / 1000;
       excluding.push(total - inference);
@@ -49,7 +51,7 @@ export default async function main(args: string[]): Promise<void> {
     await fs.rm(out, { recursive: true, force: true });
   }
   const best = Math.min(...inferences);
-  const threads = process.env.OPENMIND_ORT_THREADS ?? String(os.availableParallelism?.() ?? os.cpus().length);
+  const threads = cpuThreads(loadConfig().ortThreads);
   console.log(`rest of the masks (excluding inference): ${Math.min(...excluding).toFixed(1)} s/image`);
   console.log(`goal: network inference at most ${GOAL_S} s per 1 mm head on 2 CPU cores (this run: ${ep}, ${threads} threads, network grid ${gridMm} mm)` +
     `${ep === 'cpu' && gridMm === 1 ? (best <= GOAL_S ? ' -- met' : ' -- not met') : ''}`);

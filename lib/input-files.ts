@@ -29,12 +29,16 @@ function inside(real: string, root: string): boolean {
   return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 
-async function realRoot(root: string): Promise<string> {
+function realRoot(root: string): string {
   try {
-    return await fsp.realpath(root);
+    return fs.realpathSync(root);
   } catch {
     return path.resolve(root);
   }
+}
+
+function outsideScope(file: string, real: string, roots: string[]): InputFileError {
+  return new InputFileError('outside_dataset', `${file} resolves to ${real}, outside the dataset's folder${roots.length > 1 ? ' and the allowed roots' : ''}`, { path: file, realPath: real });
 }
 
 /**
@@ -51,10 +55,8 @@ export async function resolveInScope(file: string, scope: ReadScope): Promise<st
     if (code === 'ELOOP') throw new InputFileError('not_regular_file', `${file} is a loop of symbolic links`, { path: file });
     throw err;
   }
-  const roots = await Promise.all([scope.root, ...(scope.allowedRoots ?? [])].map(realRoot));
-  if (!roots.some((r) => inside(real, r))) {
-    throw new InputFileError('outside_dataset', `${file} resolves to ${real}, outside the dataset's folder${roots.length > 1 ? ' and the allowed roots' : ''}`, { path: file, realPath: real });
-  }
+  const roots = [scope.root, ...(scope.allowedRoots ?? [])].map(realRoot);
+  if (!roots.some((r) => inside(real, r))) throw outsideScope(file, real, roots);
   return real;
 }
 
@@ -143,4 +145,37 @@ export function parseInputJson(text: string, source: string, maxDepth = MAX_JSON
 
 export async function readInputJson(file: string, opts: { scope?: ReadScope; maxBytes?: number; maxDepth?: number } = {}): Promise<unknown> {
   return parseInputJson(await readInputText(file, opts), file, opts.maxDepth);
+}
+
+/**
+ * The same rules, synchronously (for readers behind a synchronous interface): the text of a regular
+ * file inside the scope, at most `maxBytes`; `missing` for a broken link. Opened non-blocking (a named
+ * pipe never blocks) and checked on the open handle.
+ */
+export function readInputTextSync(file: string, opts: { scope: ReadScope; maxBytes?: number }): string {
+  const maxBytes = opts.maxBytes ?? MAX_TEXT_BYTES;
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    throw new InputFileError('missing', `${file} does not exist (or is a link to nothing)`, { path: file });
+  }
+  const roots = [opts.scope.root, ...(opts.scope.allowedRoots ?? [])].map(realRoot);
+  if (!roots.some((r) => inside(real, r))) throw outsideScope(file, real, roots);
+  const fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new InputFileError('not_regular_file', `${file} is not a regular file (${kindOf(st)})`, { path: file, kind: kindOf(st) });
+    if (st.size > maxBytes) throw new InputFileError('too_large', `${file} holds ${st.size} bytes, over the ${maxBytes}-byte limit for this kind of file`, { path: file, bytes: st.size, limit: maxBytes });
+    const buf = Buffer.alloc(st.size);
+    let filled = 0;
+    while (filled < buf.length) {
+      const n = fs.readSync(fd, buf, filled, buf.length - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return buf.subarray(0, filled).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -25,6 +25,8 @@ export interface Config {
   cacheDir: string;
   sharedDir: string;
   executionProvider: 'cuda' | 'cpu';
+  /** Threads for the masks network's CPU inference (OPENMIND_ORT_THREADS); unset: every logical CPU. */
+  ortThreads?: number;
   openneuroEndpoint: string;
   temporalCli?: string;
 }
@@ -42,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheDir,
     sharedDir,
     executionProvider: env.OPENMIND_EP === 'cuda' ? 'cuda' : 'cpu',
+    ortThreads: Number(env.OPENMIND_ORT_THREADS) > 0 ? Math.floor(Number(env.OPENMIND_ORT_THREADS)) : undefined,
     openneuroEndpoint: env.OPENNEURO_ENDPOINT || 'https://openneuro.org',
     temporalCli: env.TEMPORAL_CLI || undefined,
   };

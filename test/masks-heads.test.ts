@@ -4,7 +4,6 @@
 // holds. To keep the suite short the heads finer than 1.5 mm are block-averaged to about 2 mm
 // in-plane and the network runs on a 2 mm grid; OPENMIND_MASKS_EVAL_FULL=1 runs them natively.
 import assert from 'node:assert/strict';
-import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { computeMasks, type MasksResult } from '../lib/masks/index.js';
@@ -13,7 +12,6 @@ import { releaseMindgrabSessions } from '../lib/models/mindgrab.js';
 import { countSet, dice, type Vec3 } from '../lib/volume/shape.js';
 import * as A from './helpers/anonymize.js';
 
-process.env.OPENMIND_CACHE_DIR ??= path.join(os.tmpdir(), 'openmind-test-cache');
 const FULL = process.env.OPENMIND_MASKS_EVAL_FULL === '1';
 const NETWORK_GRID_MM = 2;
 

@@ -22,7 +22,6 @@ import { runMasks, MASKS_JSON_NAME } from '../cli/commands/masks.js';
 const MINDGRAB_JSON = path.join(A.MODELS_DIR, 'mindgrab/model.json');
 const NETWORK_GRID_MM = 2;
 // Converted graphs go to a temporary cache, never into the shared models folder.
-process.env.OPENMIND_CACHE_DIR ??= path.join(os.tmpdir(), 'openmind-test-cache');
 
 // ---------- plain JS reference of the MeshNet layers (channels-last, TF.js weight layout) ----------
 

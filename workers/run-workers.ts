@@ -86,7 +86,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const config = loadConfig();
   const activities = createActivities({
     db: setup.db, dataDir: setup.dataDir, modelsDir: setup.modelsDir, exportDir: setup.exportDir, openneuroEndpoint: setup.openneuroEndpoint,
-    cacheDir: setup.cacheDir ?? config.cacheDir, executionProvider: setup.executionProvider ?? config.executionProvider,
+    cacheDir: setup.cacheDir ?? config.cacheDir, executionProvider: setup.executionProvider ?? config.executionProvider, ortThreads: config.ortThreads,
   });
   const bundle = setup.workflowBundle ?? (await workflowBundle());
   const workers: Worker[] = [];

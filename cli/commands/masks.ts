@@ -38,7 +38,7 @@ export async function runMasks(image: string, opts: MasksCommandOptions): Promis
   const print = opts.print ?? ((t: string) => process.stdout.write(t + '\n'));
   const ep = opts.ep === undefined ? undefined : opts.ep.toLowerCase() === 'cuda' ? 'cuda' : 'cpu';
   const config = loadConfig();
-  const result = await computeMasks(image, opts.out, { modelsDir: opts.modelsDir ?? config.modelsDir, cacheDir: config.cacheDir, executionProvider: ep ?? config.executionProvider });
+  const result = await computeMasks(image, opts.out, { modelsDir: opts.modelsDir ?? config.modelsDir, cacheDir: config.cacheDir, executionProvider: ep ?? config.executionProvider, cpuThreads: config.ortThreads });
   const report = summary(image, result);
   await fs.writeFile(path.join(opts.out, MASKS_JSON_NAME), JSON.stringify({ ...report, provenance: result.provenance }, null, 2) + '\n');
   if (opts.json) {

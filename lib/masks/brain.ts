@@ -13,6 +13,8 @@ export interface NetworkBrainOptions {
   modelsDir?: string;
   /** Where a converted graph is cached when the models folder is read-only. */
   cacheDir?: string;
+  /** Threads for CPU inference (default: every logical CPU). */
+  cpuThreads?: number;
   executionProvider: ExecutionProvider;
   /** Isotropic grid the network runs on, mm (1 = as trained; larger is faster, coarser). */
   gridMm?: number;
@@ -142,7 +144,7 @@ export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): 
   const net = toNetworkLayout(scaled, grid.dims, box);
   const graph = await graphFor(opts.modelsDir, opts.cacheDir);
   const t1 = performance.now();
-  const run = await runMindgrab(graph, net.data, net.dims, opts.executionProvider);
+  const run = await runMindgrab(graph, net.data, net.dims, opts.executionProvider, opts.cpuThreads);
   const t2 = performance.now();
   const probIso = fromNetworkLayout(run.brainProbability, grid.dims, box);
   // Back to the native grid: source index p maps to iso index (p + 0.5) / scale - 0.5.

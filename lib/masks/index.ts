@@ -28,6 +28,8 @@ export interface MasksOptions {
   modelsDir?: string;
   /** Where a converted graph is cached when the models folder is read-only. */
   cacheDir?: string;
+  /** Threads for the network's CPU inference (OPENMIND_ORT_THREADS; default every logical CPU). */
+  cpuThreads?: number;
   executionProvider?: 'cuda' | 'cpu';
   /** Default: true when the model is available; the classical fallback otherwise. */
   useNetwork?: boolean;
@@ -246,6 +248,7 @@ async function estimateBrain(vol: Volume, head: HeadMask, opts: MasksOptions, wa
       const net = await networkBrainMask(vol, {
         modelsDir: opts.modelsDir,
         cacheDir: opts.cacheDir,
+        cpuThreads: opts.cpuThreads,
         executionProvider: requestedProvider(opts.executionProvider),
         gridMm: opts.networkGridMm,
       });

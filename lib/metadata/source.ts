@@ -1,12 +1,13 @@
 // Where a dataset's text files come from: a BIDS folder, a skeleton .tar.gz, or an in-memory map.
 
-import { closeSync, constants as fsConstants, createReadStream, fstatSync, openSync, promises as fsp, readSync, realpathSync } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { InputFileError, MAX_TEXT_BYTES, readInputTextSync, type ReadScope } from '../input-files.js';
 import path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import type { DatasetTextFiles } from './types.js';
 
-/** Text files larger than this are not read (only listed). The skeleton's own listing is exempt. */
-export const MAX_TEXT_BYTES = 1024 * 1024;
+/** Text files larger than this (lib/input-files' cap) are not read, only listed. The skeleton's own listing is exempt. */
+export { MAX_TEXT_BYTES };
 /** The skeleton listing of every file of the dataset (path, size, key). */
 export const LISTING_FILE = 'files.tsv';
 /** Skeleton files that describe the snapshot, not the dataset. */
@@ -62,17 +63,17 @@ export async function loadDatasetTextFiles(target: string, opts: { allowedRoots?
 
 async function loadFolder(root: string, allowedRoots: string[]): Promise<DatasetTextFiles> {
   const datasetId = path.basename(path.resolve(root));
-  const roots = [root, ...allowedRoots].map(realOrResolved);
+  const scope: ReadScope = { root, allowedRoots };
   const refusals: RefusedText[] = [];
   const cache = new Map<string, string | undefined>();
   const read = (p: string): string | undefined => {
-    if (!cache.has(p)) cache.set(p, readInputTextSync(path.join(root, ...p.split('/')), p, roots, refusals));
+    if (!cache.has(p)) cache.set(p, readRecorded(path.join(root, ...p.split('/')), p, scope, refusals));
     return cache.get(p);
   };
   const walked = await walk(root);
   let paths = walked;
   if (walked.includes(LISTING_FILE)) {
-    const listing = readInputTextSync(path.join(root, LISTING_FILE), LISTING_FILE, roots, refusals, Infinity);
+    const listing = readRecorded(path.join(root, LISTING_FILE), LISTING_FILE, scope, refusals, Infinity);
     const listed = listing === undefined ? [] : pathsFromListing(listing);
     if (listed.length > 0) paths = [...new Set([...listed, ...walked.filter((p) => !SKELETON_ONLY.has(p))])];
   }
@@ -93,56 +94,16 @@ export interface RefusedText {
   message: string;
 }
 
-function realOrResolved(p: string): string {
+/** A text file of the dataset, or undefined with the refusal recorded (a broken link is simply absent). */
+function readRecorded(file: string, rel: string, scope: ReadScope, refusals: RefusedText[], maxBytes = MAX_TEXT_BYTES): string | undefined {
   try {
-    return realpathSync(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
-
-/**
- * A text file of the dataset, or undefined with the refusal recorded: only a regular file whose real
- * path lies inside one of `roots`, at most `maxBytes`. Opened non-blocking (a named pipe never
- * blocks) and checked on the open handle. Synchronous: readText is a synchronous interface.
- */
-function readInputTextSync(file: string, rel: string, roots: string[], refusals: RefusedText[], maxBytes = MAX_TEXT_BYTES): string | undefined {
-  let real: string;
-  try {
-    real = realpathSync(file);
-  } catch {
-    return undefined; // a broken link (annex content missing): nothing to read
-  }
-  if (!roots.some((r) => real === r || real.startsWith(r + path.sep))) {
-    refusals.push({ file: rel, reason: 'outside_dataset', message: `${rel} links to ${real}, outside the dataset; not read` });
+    return readInputTextSync(file, { scope, maxBytes });
+  } catch (err) {
+    if (!(err instanceof InputFileError)) return undefined;
+    if (err.reason === 'outside_dataset' || err.reason === 'not_regular_file' || err.reason === 'too_large') {
+      refusals.push({ file: rel, reason: err.reason, message: `${rel}: ${err.message}; not read` });
+    }
     return undefined;
-  }
-  let fd: number;
-  try {
-    fd = openSync(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) {
-      refusals.push({ file: rel, reason: 'not_regular_file', message: `${rel} is not a regular file; not read` });
-      return undefined;
-    }
-    if (st.size > maxBytes) {
-      refusals.push({ file: rel, reason: 'too_large', message: `${rel} holds ${st.size} bytes, over the ${maxBytes}-byte limit for metadata files; not read` });
-      return undefined;
-    }
-    const buf = Buffer.alloc(st.size);
-    let filled = 0;
-    while (filled < buf.length) {
-      const n = readSync(fd, buf, filled, buf.length - filled, filled);
-      if (n === 0) break;
-      filled += n;
-    }
-    return buf.subarray(0, filled).toString('utf8');
-  } finally {
-    closeSync(fd);
   }
 }
 

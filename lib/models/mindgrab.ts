@@ -84,11 +84,11 @@ export interface MindgrabRun {
 /** Sessions are kept per graph and provider: a worker thread reuses them across images. */
 const sessions = new Map<string, Promise<SessionChoice>>();
 
-async function sessionFor(graph: MindgrabGraph, requested: ExecutionProvider): Promise<SessionChoice> {
-  const key = `${graph.onnxSha256}:${requested}`;
+async function sessionFor(graph: MindgrabGraph, requested: ExecutionProvider, threads?: number): Promise<SessionChoice> {
+  const key = `${graph.onnxSha256}:${requested}:${threads ?? ''}`;
   let pending = sessions.get(key);
   if (!pending) {
-    pending = createSession(graph.path ?? graph.bytes, requested);
+    pending = createSession(graph.path ?? graph.bytes, requested, threads);
     sessions.set(key, pending);
     pending.catch(() => sessions.delete(key));
   }
@@ -109,10 +109,10 @@ export async function releaseMindgrabSessions(): Promise<void> {
  * Run MindGrab on a volume already prepared as the network expects (intensities in [0, 1]),
  * dims = [D, H, W] in row-major order (last axis fastest).
  */
-export async function runMindgrab(graph: MindgrabGraph, volume: Float32Array, dims: [number, number, number], requested: ExecutionProvider): Promise<MindgrabRun> {
+export async function runMindgrab(graph: MindgrabGraph, volume: Float32Array, dims: [number, number, number], requested: ExecutionProvider, cpuThreads?: number): Promise<MindgrabRun> {
   if (volume.length !== dims[0] * dims[1] * dims[2]) throw new ModelError('inference_failed', `volume has ${volume.length} voxels, dims ${dims.join('x')}`);
   const t0 = performance.now();
-  const choice = await sessionFor(graph, requested);
+  const choice = await sessionFor(graph, requested, cpuThreads);
   const t1 = performance.now();
   const { output, choice: used } = await runSingle(choice, graph.path ?? graph.bytes, { name: ONNX_INPUT_NAME, data: volume, dims: [1, 1, ...dims] }, ONNX_OUTPUT_NAME);
   const t2 = performance.now();

@@ -20,13 +20,12 @@ export function requestedProvider(asked?: string): ExecutionProvider {
 }
 
 /**
- * Threads for one CPU inference: every logical CPU the process may use (onnxruntime's own default
- * counts physical cores only, which leaves half the machine idle on hyperthreaded or small VMs).
- * OPENMIND_ORT_THREADS overrides it (e.g. when several workers share a machine).
+ * Threads for one CPU inference: the caller's count (OPENMIND_ORT_THREADS, read by the caller's
+ * config, e.g. when several workers share a machine), else every logical CPU the process may use
+ * (onnxruntime's own default counts physical cores only, which leaves half a small VM idle).
  */
-export function cpuThreads(): number {
-  const asked = Number(process.env.OPENMIND_ORT_THREADS);
-  if (Number.isInteger(asked) && asked > 0) return asked;
+export function cpuThreads(asked?: number): number {
+  if (asked !== undefined && Number.isInteger(asked) && asked > 0) return asked;
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
@@ -35,12 +34,12 @@ export function cpuThreads(): number {
  * chain, so parallel execution has nothing to overlap), memory pattern and arena on (the same
  * shapes are run again and again within an image).
  */
-export function cpuOptions(): ort.InferenceSession.SessionOptions {
+export function cpuOptions(threads?: number): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    intraOpNumThreads: cpuThreads(),
+    intraOpNumThreads: cpuThreads(threads),
     interOpNumThreads: 1,
     enableMemPattern: true,
     enableCpuMemArena: true,
@@ -52,7 +51,7 @@ function firstLine(err: unknown): string {
 }
 
 /** Create a session, trying CUDA first when asked and falling back to the CPU on any failure. */
-export async function createSession(model: string | Uint8Array, requested: ExecutionProvider = requestedProvider()): Promise<SessionChoice> {
+export async function createSession(model: string | Uint8Array, requested: ExecutionProvider = requestedProvider(), threads?: number): Promise<SessionChoice> {
   let fallbackReason: string | undefined;
   if (requested === 'cuda') {
     // ORT logs a failed provider load at error level through its global logger; the fallback is
@@ -74,7 +73,7 @@ export async function createSession(model: string | Uint8Array, requested: Execu
     }
   }
   try {
-    const session = await createWith(model, cpuOptions());
+    const session = await createWith(model, cpuOptions(threads));
     return { session, executionProvider: 'cpu', fellBackToCpu: requested === 'cuda', fallbackReason };
   } catch (err) {
     throw new ModelError('session_failed', `onnxruntime could not load the model: ${firstLine(err)}`);
