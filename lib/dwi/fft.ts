@@ -1,5 +1,5 @@
 // Complex FFT of any length: self-sorting (Stockham) mixed radix with
-// dedicated radix-2/3/4 butterflies and a generic O(p²) butterfly for other
+// dedicated radix-2/3/4/5/7 butterflies and a generic O(p²) butterfly for other
 // prime factors. Plans are cached per length; transforms are unnormalised.
 
 interface Stage {
@@ -48,7 +48,7 @@ function planStages(n: number): Stage[] {
 }
 
 /**
- * One radix-2, 3 or 4 stage over `mb` interleaved values per sub-sequence (m for one transform,
+ * One radix-2, 3, 4, 5 or 7 stage over `mb` interleaved values per sub-sequence (m for one transform,
  * m·B for B batched ones); false for other radices, which the caller handles.
  */
 function smallRadixStage(s: Stage, mb: number, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): boolean {
@@ -123,10 +123,115 @@ function smallRadixStage(s: Stage, mb: number, aRe: Float64Array, aIm: Float64Ar
         bRe[o + 2 * outStride] = cr - ur; bIm[o + 2 * outStride] = ci - ui;
       }
     }
+  } else if (p === 5) {
+    radix5Stage(s, mb, aRe, aIm, bRe, bIm, sign);
+  } else if (p === 7) {
+    radix7Stage(s, mb, aRe, aIm, bRe, bIm, sign);
   } else {
     return false;
   }
   return true;
+}
+
+// Odd radices pair inputs q and p-q: with a = x_q + x_{p-q} and b = x_q - x_{p-q},
+// y_r = x0 + Σ cos(2πqr/p)·a_q ∓ i·Σ sin(2πqr/p)·b_q and y_{p-r} the same with ±,
+// a quarter of the multiplications of the plain DFT.
+const C5_1 = Math.cos((2 * Math.PI) / 5), C5_2 = Math.cos((4 * Math.PI) / 5);
+const S5_1 = Math.sin((2 * Math.PI) / 5), S5_2 = Math.sin((4 * Math.PI) / 5);
+
+function radix5Stage(s: Stage, mb: number, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
+  const { l, twRe, twIm } = s;
+  const outStride = l * mb;
+  const s1 = sign * S5_1, s2 = sign * S5_2;
+  for (let j = 0; j < l; j++) {
+    const t = j * 5;
+    const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
+    const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
+    const w3r = twRe[t + 3], w3i = sign * twIm[t + 3];
+    const w4r = twRe[t + 4], w4i = sign * twIm[t + 4];
+    const inBase = j * mb * 5;
+    const outBase = j * mb;
+    for (let k = 0; k < mb; k++) {
+      const i0 = inBase + k;
+      const x0r = aRe[i0], x0i = aIm[i0];
+      let xr = aRe[i0 + mb], xi = aIm[i0 + mb];
+      const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
+      xr = aRe[i0 + 2 * mb]; xi = aIm[i0 + 2 * mb];
+      const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
+      xr = aRe[i0 + 3 * mb]; xi = aIm[i0 + 3 * mb];
+      const x3r = xr * w3r - xi * w3i, x3i = xr * w3i + xi * w3r;
+      xr = aRe[i0 + 4 * mb]; xi = aIm[i0 + 4 * mb];
+      const x4r = xr * w4r - xi * w4i, x4i = xr * w4i + xi * w4r;
+      const a1r = x1r + x4r, a1i = x1i + x4i, b1r = x1r - x4r, b1i = x1i - x4i;
+      const a2r = x2r + x3r, a2i = x2i + x3i, b2r = x2r - x3r, b2i = x2i - x3i;
+      const c1r = x0r + C5_1 * a1r + C5_2 * a2r, c1i = x0i + C5_1 * a1i + C5_2 * a2i;
+      const c2r = x0r + C5_2 * a1r + C5_1 * a2r, c2i = x0i + C5_2 * a1i + C5_1 * a2i;
+      // -i·sign·(Σ sin·b): (re, im) → (im, -re).
+      const d1r = s1 * b1i + s2 * b2i, d1i = -(s1 * b1r + s2 * b2r);
+      const d2r = s2 * b1i - s1 * b2i, d2i = -(s2 * b1r - s1 * b2r);
+      const o = outBase + k;
+      bRe[o] = x0r + a1r + a2r; bIm[o] = x0i + a1i + a2i;
+      bRe[o + outStride] = c1r + d1r; bIm[o + outStride] = c1i + d1i;
+      bRe[o + 4 * outStride] = c1r - d1r; bIm[o + 4 * outStride] = c1i - d1i;
+      bRe[o + 2 * outStride] = c2r + d2r; bIm[o + 2 * outStride] = c2i + d2i;
+      bRe[o + 3 * outStride] = c2r - d2r; bIm[o + 3 * outStride] = c2i - d2i;
+    }
+  }
+}
+
+const C7_1 = Math.cos((2 * Math.PI) / 7), C7_2 = Math.cos((4 * Math.PI) / 7), C7_3 = Math.cos((6 * Math.PI) / 7);
+const S7_1 = Math.sin((2 * Math.PI) / 7), S7_2 = Math.sin((4 * Math.PI) / 7), S7_3 = Math.sin((6 * Math.PI) / 7);
+
+function radix7Stage(s: Stage, mb: number, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
+  const { l, twRe, twIm } = s;
+  const outStride = l * mb;
+  const s1 = sign * S7_1, s2 = sign * S7_2, s3 = sign * S7_3;
+  for (let j = 0; j < l; j++) {
+    const t = j * 7;
+    const w1r = twRe[t + 1], w1i = sign * twIm[t + 1];
+    const w2r = twRe[t + 2], w2i = sign * twIm[t + 2];
+    const w3r = twRe[t + 3], w3i = sign * twIm[t + 3];
+    const w4r = twRe[t + 4], w4i = sign * twIm[t + 4];
+    const w5r = twRe[t + 5], w5i = sign * twIm[t + 5];
+    const w6r = twRe[t + 6], w6i = sign * twIm[t + 6];
+    const inBase = j * mb * 7;
+    const outBase = j * mb;
+    for (let k = 0; k < mb; k++) {
+      const i0 = inBase + k;
+      const x0r = aRe[i0], x0i = aIm[i0];
+      let xr = aRe[i0 + mb], xi = aIm[i0 + mb];
+      const x1r = xr * w1r - xi * w1i, x1i = xr * w1i + xi * w1r;
+      xr = aRe[i0 + 2 * mb]; xi = aIm[i0 + 2 * mb];
+      const x2r = xr * w2r - xi * w2i, x2i = xr * w2i + xi * w2r;
+      xr = aRe[i0 + 3 * mb]; xi = aIm[i0 + 3 * mb];
+      const x3r = xr * w3r - xi * w3i, x3i = xr * w3i + xi * w3r;
+      xr = aRe[i0 + 4 * mb]; xi = aIm[i0 + 4 * mb];
+      const x4r = xr * w4r - xi * w4i, x4i = xr * w4i + xi * w4r;
+      xr = aRe[i0 + 5 * mb]; xi = aIm[i0 + 5 * mb];
+      const x5r = xr * w5r - xi * w5i, x5i = xr * w5i + xi * w5r;
+      xr = aRe[i0 + 6 * mb]; xi = aIm[i0 + 6 * mb];
+      const x6r = xr * w6r - xi * w6i, x6i = xr * w6i + xi * w6r;
+      const a1r = x1r + x6r, a1i = x1i + x6i, b1r = x1r - x6r, b1i = x1i - x6i;
+      const a2r = x2r + x5r, a2i = x2i + x5i, b2r = x2r - x5r, b2i = x2i - x5i;
+      const a3r = x3r + x4r, a3i = x3i + x4i, b3r = x3r - x4r, b3i = x3i - x4i;
+      // cos(2π·q·r/7) for r = 1, 2, 3: (c1, c2, c3), (c2, c3, c1), (c3, c1, c2); sines (s1, s2, s3), (s2, -s3, -s1), (s3, -s1, s2).
+      const c1r = x0r + C7_1 * a1r + C7_2 * a2r + C7_3 * a3r, c1i = x0i + C7_1 * a1i + C7_2 * a2i + C7_3 * a3i;
+      const c2r = x0r + C7_2 * a1r + C7_3 * a2r + C7_1 * a3r, c2i = x0i + C7_2 * a1i + C7_3 * a2i + C7_1 * a3i;
+      const c3r = x0r + C7_3 * a1r + C7_1 * a2r + C7_2 * a3r, c3i = x0i + C7_3 * a1i + C7_1 * a2i + C7_2 * a3i;
+      const e1r = s1 * b1r + s2 * b2r + s3 * b3r, e1i = s1 * b1i + s2 * b2i + s3 * b3i;
+      const e2r = s2 * b1r - s3 * b2r - s1 * b3r, e2i = s2 * b1i - s3 * b2i - s1 * b3i;
+      const e3r = s3 * b1r - s1 * b2r + s2 * b3r, e3i = s3 * b1i - s1 * b2i + s2 * b3i;
+      const o = outBase + k;
+      bRe[o] = x0r + a1r + a2r + a3r; bIm[o] = x0i + a1i + a2i + a3i;
+      // y_r = c_r - i·e_r, y_{7-r} = c_r + i·e_r (sign folded into e).
+      bRe[o + outStride] = c1r + e1i; bIm[o + outStride] = c1i - e1r;
+      bRe[o + 6 * outStride] = c1r - e1i; bIm[o + 6 * outStride] = c1i + e1r;
+      bRe[o + 2 * outStride] = c2r + e2i; bIm[o + 2 * outStride] = c2i - e2r;
+      bRe[o + 5 * outStride] = c2r - e2i; bIm[o + 5 * outStride] = c2i + e2r;
+      bRe[o + 3 * outStride] = c3r + e3i; bIm[o + 3 * outStride] = c3i - e3r;
+      bRe[o + 4 * outStride] = c3r - e3i; bIm[o + 4 * outStride] = c3i + e3r;
+    }
+  }
 }
 
 /** The stage loop shared by both plans: ping-pong between the data and scratch, result in the data. */

@@ -50,11 +50,11 @@ class RowUnringer {
   private readonly shifts: Float64Array;
   private readonly wRe: Float64Array;
   private readonly wIm: Float64Array;
-  /** |v[y+1] - v[y]| for y in [-pad, n + pad), [y][shift]. */
-  private readonly diff: Float64Array;
-  /** Sums of (maxW - minW + 1) consecutive diffs starting at y, same layout. */
-  private readonly window: Float64Array;
-  private readonly pad: number;
+  /** The last (maxW - minW + 1) rows of diffs |v[y+1] - v[y]|, [row][shift]. */
+  private readonly ring: Float64Array;
+  /** Per window position from -maxW - 1: the lowest window sum over shifts, and the first shift reaching it. */
+  private readonly windowMin: Float64Array;
+  private readonly windowArg: Int32Array;
 
   constructor(n: number, params: GibbsParams) {
     this.n = n;
@@ -82,9 +82,9 @@ class RowUnringer {
     }
     this.wRe = new Float64Array(n * count);
     this.wIm = new Float64Array(n * count);
-    this.pad = params.maxW + 2;
-    this.diff = new Float64Array((n + 2 * this.pad) * count);
-    this.window = new Float64Array((n + 2 * this.pad) * count);
+    this.ring = new Float64Array((params.maxW - params.minW + 1) * count);
+    this.windowMin = new Float64Array(n + params.maxW + params.minW + 1);
+    this.windowArg = new Int32Array(n + params.maxW + params.minW + 1);
   }
 
   /**
@@ -111,50 +111,58 @@ class RowUnringer {
   /**
    * For every sample, the shift with the lowest one-sided TV (right:
    * |v[x+t+1] - v[x+t]|, left: |v[x-t] - v[x-t-1]|, t = minW..maxW; the
-   * first shift wins ties), re-interpolated back to the grid.
+   * first shift wins ties), re-interpolated back to the grid. Both sides are
+   * the same window sum, right(x) = window(x + minW) and left(x) =
+   * window(x - maxW - 1), so the minimum over shifts is taken once per window
+   * position and the two sides compared after.
    */
   private select(v: Float64Array, out: Float64Array, offset: number, stride: number): void {
-    const { n, count, diff, window, pad, shifts } = this;
+    const { n, count, ring, windowMin, windowArg, shifts } = this;
     const { minW, maxW } = this.params;
-    const rows = n + 2 * pad;
     const span = maxW - minW + 1;
-    // One pass: diff row r, and the window sum ending at it (window[r - span + 1]).
-    for (let r = 0; r < rows; r++) {
-      const y = mod(r - pad, n);
-      const y1 = y + 1 === n ? 0 : y + 1;
-      const a = y * count, b = y1 * count, d = r * count;
-      const first = r - span + 1;
-      if (first < 0) {
-        for (let j = 0; j < count; j++) diff[d + j] = Math.abs(v[b + j] - v[a + j]);
-      } else if (first === 0) {
+    // Window positions lo..hi, each summing diffs w..w+span-1, diff y = |v[y+1] - v[y]| (periodic).
+    const lo = -maxW - 1, hi = n - 1 + minW;
+    const at = (y: number) => (((y % n) + n) % n) * count;
+    for (let t = 0; t < span - 1; t++) {
+      const a = at(lo + t), b = at(lo + t + 1), d = t * count;
+      for (let j = 0; j < count; j++) ring[d + j] = Math.abs(v[b + j] - v[a + j]);
+    }
+    for (let w = lo; w <= hi; w++) {
+      // Diff w + span - 1 enters the ring; the window is the sum of the ring's rows.
+      const newest = w - lo + span - 1;
+      const a = at(w + span - 1), b = at(w + span), d = (newest % span) * count;
+      let min = Infinity, arg = 0;
+      if (span === 3) {
+        const d1 = ((newest + 1) % 3) * count, d2 = ((newest + 2) % 3) * count;
         for (let j = 0; j < count; j++) {
           const dj = Math.abs(v[b + j] - v[a + j]);
-          diff[d + j] = dj;
-          let sum = dj;
-          for (let t = 1; t < span; t++) sum += diff[(r - t) * count + j];
-          window[j] = sum;
+          ring[d + j] = dj;
+          const sum = ring[d1 + j] + ring[d2 + j] + dj;
+          if (sum < min) {
+            min = sum;
+            arg = j;
+          }
         }
       } else {
-        const w = first * count, prev = (first - 1) * count, leaving = (first - 1) * count;
+        for (let j = 0; j < count; j++) ring[d + j] = Math.abs(v[b + j] - v[a + j]);
         for (let j = 0; j < count; j++) {
-          const dj = Math.abs(v[b + j] - v[a + j]);
-          diff[d + j] = dj;
-          window[w + j] = window[prev + j] + dj - diff[leaving + j];
+          let sum = 0;
+          for (let t = 0; t < span; t++) sum += ring[t * count + j];
+          if (sum < min) {
+            min = sum;
+            arg = j;
+          }
         }
       }
+      windowMin[w - lo] = min;
+      windowArg[w - lo] = arg;
     }
+    const right = minW - lo, left = -maxW - 1 - lo;
     for (let x = 0; x < n; x++) {
-      const right = (x + minW + pad) * count;
-      const left = (x - maxW - 1 + pad) * count;
-      let best = Infinity, bestJ = 0;
-      for (let j = 0; j < count; j++) {
-        const r = window[right + j], l = window[left + j];
-        const tv = r < l ? r : l;
-        if (tv < best) {
-          best = tv;
-          bestJ = j;
-        }
-      }
+      const r = windowMin[x + right], l = windowMin[x + left];
+      const jr = windowArg[x + right], jl = windowArg[x + left];
+      // The first shift reaching the lower side's minimum; on a tie, the earlier of the two.
+      const bestJ = r < l ? jr : l < r ? jl : Math.min(jr, jl);
       // v[x] at the best shift samples the row at x + s; interpolate back to x.
       const s = shifts[bestJ];
       const here = v[x * count + bestJ];
@@ -164,11 +172,6 @@ class RowUnringer {
       out[offset + x * stride] = value;
     }
   }
-}
-
-function mod(i: number, n: number): number {
-  const r = i % n;
-  return r < 0 ? r + n : r;
 }
 
 /** Reusable buffers for one slice size. */
