@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeNifti } from '../lib/nifti/index.js';
 import { fitTensor, mppcaDenoise, removeGibbs, tensorMetrics } from '../lib/dwi/index.js';
 import { readSeries } from '../lib/dwi/io.js';
-import { isShared, parallelDenoise, parallelGibbs } from '../lib/dwi/parallel.js';
+import { closeWorkerPool, isShared, parallelDenoise, parallelFitTensor, parallelGibbs } from '../lib/dwi/parallel.js';
 import { gibbsParams } from '../lib/dwi/gibbs.js';
 import { readGradientTable, simulateDwi, writeSimulatedDwi } from '../test/helpers/dwi-sim.js';
 
@@ -121,7 +121,9 @@ async function runOurs(c: Case, threads: number): Promise<{ denoise: number; gib
   t = performance.now();
   const nvox = shape[0] * shape[1] * shape[2];
   const all = new Uint8Array(nvox).fill(1);
-  const maps = tensorMetrics(fitTensor(data, shape, table.bvals, table.bvecs, table.bvals.map((_, i) => i), all).tensor);
+  const volumes = table.bvals.map((_, i) => i);
+  const fit = threads > 1 && isShared(data) ? await parallelFitTensor(data, shape, table.bvals, table.bvecs, volumes, all, threads) : fitTensor(data, shape, table.bvals, table.bvecs, volumes, all);
+  const maps = tensorMetrics(fit.tensor);
   await writeNifti(path.join(path.dirname(c.dwi), 'fa.nii'), series.header, maps.fa);
   await writeNifti(path.join(path.dirname(c.dwi), 'adc.nii'), series.header, maps.adc);
   return { denoise, gibbs, tensor: seconds(t) + tRead };
@@ -153,6 +155,7 @@ export default async function main(args: string[]): Promise<void> {
     if (args.includes('--full')) await fullDerivation(dir, Math.max(...threadCounts));
     console.log(`dwi: ${Number.isFinite(worst) ? worst.toFixed(2) : 'n/a'}`);
   } finally {
+    await closeWorkerPool();
     await fs.rm(dir, { recursive: true, force: true });
   }
 }

@@ -50,11 +50,14 @@ class RowUnringer {
   private readonly shifts: Float64Array;
   private readonly wRe: Float64Array;
   private readonly wIm: Float64Array;
-  /** The last (maxW - minW + 1) rows of diffs |v[y+1] - v[y]|, [row][shift]. */
-  private readonly ring: Float64Array;
-  /** Per window position from -maxW - 1: the lowest window sum over shifts, and the first shift reaching it. */
-  private readonly windowMin: Float64Array;
-  private readonly windowArg: Int32Array;
+  /** The last (maxW - minW + 1) rows of diffs |v[y+1] - v[y]|, [row][shift], for rows a and b. */
+  private readonly ringA: Float64Array;
+  private readonly ringB: Float64Array;
+  /** Per window position from -maxW - 1: the lowest window sum over shifts, and the first shift reaching it (rows a and b). */
+  private readonly minA: Float64Array;
+  private readonly argA: Int32Array;
+  private readonly minB: Float64Array;
+  private readonly argB: Int32Array;
 
   constructor(n: number, params: GibbsParams) {
     this.n = n;
@@ -82,9 +85,13 @@ class RowUnringer {
     }
     this.wRe = new Float64Array(n * count);
     this.wIm = new Float64Array(n * count);
-    this.ring = new Float64Array((params.maxW - params.minW + 1) * count);
-    this.windowMin = new Float64Array(n + params.maxW + params.minW + 1);
-    this.windowArg = new Int32Array(n + params.maxW + params.minW + 1);
+    const windows = n + params.maxW + params.minW + 1;
+    this.ringA = new Float64Array((params.maxW - params.minW + 1) * count);
+    this.ringB = new Float64Array((params.maxW - params.minW + 1) * count);
+    this.minA = new Float64Array(windows);
+    this.argA = new Int32Array(windows);
+    this.minB = new Float64Array(windows);
+    this.argB = new Int32Array(windows);
   }
 
   /**
@@ -104,8 +111,7 @@ class RowUnringer {
       }
     }
     this.fft.inverse(wRe, wIm);
-    this.select(wRe, out, offA, stride);
-    if (offB >= 0) this.select(wIm, out, offB, stride);
+    this.select(wRe, wIm, out, offA, offB, stride);
   }
 
   /**
@@ -116,8 +122,8 @@ class RowUnringer {
    * window(x - maxW - 1), so the minimum over shifts is taken once per window
    * position and the two sides compared after.
    */
-  private select(v: Float64Array, out: Float64Array, offset: number, stride: number): void {
-    const { n, count, ring, windowMin, windowArg, shifts } = this;
+  private select(va: Float64Array, vb: Float64Array, out: Float64Array, offA: number, offB: number, stride: number): void {
+    const { n, count, ringA, ringB, minA, argA, minB, argB } = this;
     const { minW, maxW } = this.params;
     const span = maxW - minW + 1;
     // Window positions lo..hi, each summing diffs w..w+span-1, diff y = |v[y+1] - v[y]| (periodic).
@@ -125,38 +131,69 @@ class RowUnringer {
     const at = (y: number) => (((y % n) + n) % n) * count;
     for (let t = 0; t < span - 1; t++) {
       const a = at(lo + t), b = at(lo + t + 1), d = t * count;
-      for (let j = 0; j < count; j++) ring[d + j] = Math.abs(v[b + j] - v[a + j]);
+      for (let j = 0; j < count; j++) {
+        ringA[d + j] = Math.abs(va[b + j] - va[a + j]);
+        ringB[d + j] = Math.abs(vb[b + j] - vb[a + j]);
+      }
     }
     for (let w = lo; w <= hi; w++) {
       // Diff w + span - 1 enters the ring; the window is the sum of the ring's rows.
       const newest = w - lo + span - 1;
       const a = at(w + span - 1), b = at(w + span), d = (newest % span) * count;
-      let min = Infinity, arg = 0;
+      let bestA = Infinity, jA = 0, bestB = Infinity, jB = 0;
       if (span === 3) {
         const d1 = ((newest + 1) % 3) * count, d2 = ((newest + 2) % 3) * count;
         for (let j = 0; j < count; j++) {
-          const dj = Math.abs(v[b + j] - v[a + j]);
-          ring[d + j] = dj;
-          const sum = ring[d1 + j] + ring[d2 + j] + dj;
-          if (sum < min) {
-            min = sum;
-            arg = j;
+          const da = Math.abs(va[b + j] - va[a + j]);
+          const db = Math.abs(vb[b + j] - vb[a + j]);
+          ringA[d + j] = da;
+          ringB[d + j] = db;
+          const sa = ringA[d1 + j] + ringA[d2 + j] + da;
+          const sb = ringB[d1 + j] + ringB[d2 + j] + db;
+          if (sa < bestA) {
+            bestA = sa;
+            jA = j;
+          }
+          if (sb < bestB) {
+            bestB = sb;
+            jB = j;
           }
         }
       } else {
-        for (let j = 0; j < count; j++) ring[d + j] = Math.abs(v[b + j] - v[a + j]);
         for (let j = 0; j < count; j++) {
-          let sum = 0;
-          for (let t = 0; t < span; t++) sum += ring[t * count + j];
-          if (sum < min) {
-            min = sum;
-            arg = j;
+          ringA[d + j] = Math.abs(va[b + j] - va[a + j]);
+          ringB[d + j] = Math.abs(vb[b + j] - vb[a + j]);
+        }
+        for (let j = 0; j < count; j++) {
+          let sa = 0, sb = 0;
+          for (let t = 0; t < span; t++) {
+            sa += ringA[t * count + j];
+            sb += ringB[t * count + j];
+          }
+          if (sa < bestA) {
+            bestA = sa;
+            jA = j;
+          }
+          if (sb < bestB) {
+            bestB = sb;
+            jB = j;
           }
         }
       }
-      windowMin[w - lo] = min;
-      windowArg[w - lo] = arg;
+      minA[w - lo] = bestA;
+      argA[w - lo] = jA;
+      minB[w - lo] = bestB;
+      argB[w - lo] = jB;
     }
+    this.resample(va, minA, argA, out, offA, stride);
+    if (offB >= 0) this.resample(vb, minB, argB, out, offB, stride);
+  }
+
+  /** Per sample, the better side's shift; the shifted row re-interpolated back to the grid. */
+  private resample(v: Float64Array, windowMin: Float64Array, windowArg: Int32Array, out: Float64Array, offset: number, stride: number): void {
+    const { n, count, shifts } = this;
+    const { minW, maxW } = this.params;
+    const lo = -maxW - 1;
     const right = minW - lo, left = -maxW - 1 - lo;
     for (let x = 0; x < n; x++) {
       const r = windowMin[x + right], l = windowMin[x + left];
@@ -172,6 +209,7 @@ class RowUnringer {
       out[offset + x * stride] = value;
     }
   }
+
 }
 
 /** Reusable buffers for one slice size. */

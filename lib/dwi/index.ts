@@ -29,9 +29,9 @@ import { readSeries, sha256File, writeSeries } from './io.js';
 import { classicalBrainMask } from './mask.js';
 import type { Vec3 } from '../volume/shape.js';
 import { median } from '../volume/statistics.js';
-import { isShared, parallelDenoise, parallelGibbs } from './parallel.js';
+import { isShared, parallelDenoise, parallelFitTensor, parallelGibbs } from './parallel.js';
 import { applyMotion, estimateMotion, meanOfVolumes, motionResidual, rotateToReference, type RigidParams } from './register.js';
-import { fitTensor, tensorMetrics, traceMaps } from './tensor.js';
+import { fitTensor, tensorMetrics, traceMaps, type TensorFit } from './tensor.js';
 import { DWI_PIPELINE_VERSION } from './version.js';
 
 export { DwiInputError, type DwiInputReason } from './errors.js';
@@ -122,7 +122,7 @@ export interface DeriveDwiOptions {
   /** Steps to run (the others of OPTIONAL_STEPS are skipped; 'brainmask' and 'tensor' always run), e.g. ['denoise', 'gibbs', 'tensor']. */
   steps?: string[];
   onProgress?: (step: string, fraction: number) => void;
-  /** Worker threads for MP-PCA and Gibbs removal (default 1: the caller may already run in a worker). */
+  /** Worker threads for MP-PCA, Gibbs removal and the tensor fit (default 1: the caller may already run in a worker). */
   threads?: number;
 }
 
@@ -526,7 +526,16 @@ export async function deriveDwi(
     const maps: DerivedMap[] = [{ key: 't2w', modality: 'T2w', file: outputs.t2w, method: `mean of the ${grads.b0.length} b0 volume(s)`, shells: [], directions: 0, volumes: grads.b0 }];
     const fitDesc = `b=${shells.join('+')} s/mm², ${grads.directions} directions, ${grads.fitVolumes.length} volumes`;
     if (grads.model === 'tensor') {
-      const fit = fitTensor(data, shape, grads.bvals, bvecsFit, grads.fitVolumes, mask, { iterations: 2, onProgress: (f) => progress('tensor', 0.9 * f) });
+      const fitOpts = { iterations: 2, onProgress: (f: number) => progress('tensor', 0.9 * f) };
+      let fit: TensorFit | undefined;
+      if (threads > 1 && isShared(data)) {
+        try {
+          fit = await parallelFitTensor(data, shape, grads.bvals, bvecsFit, grads.fitVolumes, mask, threads, fitOpts);
+        } catch (err) {
+          state.warnings.push(`parallel tensor fit failed (${(err as Error).message}); ran single-threaded`);
+        }
+      }
+      fit ??= fitTensor(data, shape, grads.bvals, bvecsFit, grads.fitVolumes, mask, fitOpts);
       const tm = tensorMetrics(fit.tensor, mask);
       progress('tensor', 1);
       lap('tensor');

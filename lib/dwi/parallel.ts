@@ -1,15 +1,20 @@
-// Slab parallelism over worker threads for the two heavy steps. The series
+// Slab parallelism over worker threads for the three heavy steps. The series
 // lives in a SharedArrayBuffer; each worker owns a contiguous range of output
-// slices and writes them in place. For MP-PCA the original slices a range's
-// windows borrow from its neighbours (the halo) are copied before any worker
-// starts, since the neighbours overwrite them.
+// slices (or voxels, for the tensor fit) and writes them in place. For MP-PCA
+// the original slices a range's windows borrow from its neighbours (the halo)
+// are copied before any worker starts, since the neighbours overwrite them.
+//
+// Workers are kept in a pool and reused across calls: starting one (and, under
+// tsx, compiling its modules) costs about 0.1 s, as much as a small series'
+// whole step. Idle workers are unref'd so that they never keep a process alive.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { resolveExtent, seriesSliceSource, type MppcaOptions, type MppcaResult } from './denoise.js';
 import type { GibbsParams } from './gibbs.js';
-import type { WorkerTask } from './worker.js';
+import type { WorkerReply, WorkerTask } from './worker.js';
+import { tensorProblem, type TensorFit, type TensorFitOptions } from './tensor.js';
 
 /** True when `data` can be shared with workers. */
 export function isShared(data: Float32Array): boolean {
@@ -34,32 +39,91 @@ function resolveTsxApi(): string {
 }
 
 /** Start a worker; under tsx (this file is .ts) the worker registers tsx's hooks first. */
-function startWorker(task: WorkerTask): Worker {
+function startWorker(): Worker {
   const url = workerUrl();
   if (url.pathname.endsWith('.ts')) {
     const api = resolveTsxApi();
     const code = `import(${JSON.stringify(api)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
-    return new Worker(code, { eval: true, workerData: task });
+    return new Worker(code, { eval: true });
   }
-  return new Worker(url, { workerData: task });
+  return new Worker(url);
 }
 
+interface Pending {
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+  onUnit: () => void;
+}
+
+/** One worker and the task it runs, if any. */
+class PooledWorker {
+  readonly worker: Worker;
+  private pending: Pending | undefined;
+  private nextId = 0;
+  private id = -1;
+
+  constructor(onDeath: (w: PooledWorker) => void) {
+    this.worker = startWorker();
+    this.worker.unref();
+    this.worker.on('message', (m: WorkerReply) => {
+      if (m.id !== this.id || !this.pending) return;
+      if (m.type === 'progress') this.pending.onUnit();
+      else if (m.type === 'done') this.settle((p) => p.resolve(m.result));
+      else this.settle((p) => p.reject(new Error(m.message)));
+    });
+    const die = (err: Error) => {
+      onDeath(this);
+      this.settle((p) => p.reject(err));
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', (code) => die(new Error(`DWI worker exited with code ${code}`)));
+  }
+
+  run(task: WorkerTask, onUnit: () => void): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.id = this.nextId++;
+      this.pending = { resolve, reject, onUnit };
+      // Held while busy: an unref'd worker would let the process exit mid-task.
+      this.worker.ref();
+      this.worker.postMessage({ id: this.id, task });
+    });
+  }
+
+  private settle(action: (p: Pending) => void): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    this.worker.unref();
+    action(p);
+  }
+}
+
+const pool: PooledWorker[] = [];
+
+function removeFromPool(worker: PooledWorker): void {
+  const i = pool.indexOf(worker);
+  if (i >= 0) pool.splice(i, 1);
+}
+let poolBusy = Promise.resolve();
+
+/** Run the tasks on pooled workers, one each; calls are queued so a worker never holds two tasks. */
 function runWorkers(tasks: WorkerTask[], onUnit: () => void): Promise<unknown[]> {
-  return Promise.all(
-    tasks.map(
-      (task) =>
-        new Promise<unknown>((resolve, reject) => {
-          const worker = startWorker(task);
-          let result: unknown;
-          worker.on('message', (m: { type: string; result?: unknown }) => {
-            if (m.type === 'progress') onUnit();
-            else if (m.type === 'done') result = m.result;
-          });
-          worker.on('error', reject);
-          worker.on('exit', (code) => (code === 0 ? resolve(result) : reject(new Error(`DWI worker exited with code ${code}`))));
-        }),
-    ),
+  const run = async () => {
+    while (pool.length < tasks.length) pool.push(new PooledWorker(removeFromPool));
+    return Promise.all(tasks.map((task, i) => pool[i].run(task, onUnit)));
+  };
+  const result = poolBusy.then(run);
+  poolBusy = result.then(
+    () => undefined,
+    () => undefined,
   );
+  return result;
+}
+
+/** Stop the pooled workers (tests; a process exits without it). */
+export async function closeWorkerPool(): Promise<void> {
+  const workers = pool.splice(0);
+  await Promise.all(workers.map((w) => w.worker.terminate()));
 }
 
 /** Split [0, n) into `parts` contiguous ranges of near-equal size. */
@@ -118,4 +182,32 @@ export async function parallelGibbs(
     done++;
     if (onProgress && (done % 16 === 0 || done === slices)) onProgress(done / slices);
   });
+}
+
+/** fitTensor over `threads` workers, each fitting a contiguous range of voxels. */
+export async function parallelFitTensor(
+  data: Float32Array,
+  shape: readonly number[],
+  bvals: readonly number[],
+  bvecs: readonly (readonly number[])[],
+  volumes: readonly number[],
+  mask: Uint8Array,
+  threads: number,
+  opts: TensorFitOptions = {},
+): Promise<TensorFit> {
+  const problem = tensorProblem(shape, bvals, bvecs, volumes, opts.iterations);
+  const { nvox } = problem;
+  const tensor = new Float32Array(new SharedArrayBuffer(nvox * 6 * 4));
+  const s0 = new Float32Array(new SharedArrayBuffer(nvox * 4));
+  const sharedMask = new Uint8Array(new SharedArrayBuffer(nvox));
+  sharedMask.set(mask);
+  const parts = ranges(nvox, Math.min(threads, nvox));
+  const tasks: WorkerTask[] = parts.map(([first, last]) => ({
+    task: 'tensor', data: data.buffer as SharedArrayBuffer, mask: sharedMask.buffer as SharedArrayBuffer,
+    tensor: tensor.buffer as SharedArrayBuffer, s0: s0.buffer as SharedArrayBuffer, problem, first, last,
+  }));
+  let done = 0;
+  const units = parts.length * 20;
+  await runWorkers(tasks, () => opts.onProgress?.(Math.min(1, ++done / units)));
+  return { tensor, s0 };
 }

@@ -30,32 +30,136 @@ export function tensorDesign(bvals: readonly number[], bvecs: readonly (readonly
   return design;
 }
 
-/** Solve the 7×7 SPD system (lower-triangular Cholesky in place); false when not positive definite. */
-function solve7(a: Float64Array, rhs: Float64Array, out: Float64Array): boolean {
-  const n = 7;
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j];
-    for (let k = 0; k < j; k++) d -= a[j * n + k] * a[j * n + k];
+/** Packed lower-triangle index of (i, j), j ≤ i, in a 7×7 matrix. */
+const PACKED = 28;
+
+/**
+ * Solve the 7×7 SPD system given as a packed lower triangle (row i holds
+ * i+1 entries), Cholesky in place; false when not positive definite.
+ */
+function solvePacked7(a: Float64Array, rhs: Float64Array, out: Float64Array): boolean {
+  for (let j = 0, jj = 0; j < 7; jj += ++j) {
+    let d = a[jj + j];
+    for (let k = 0; k < j; k++) d -= a[jj + k] * a[jj + k];
     if (!(d > 0)) return false;
     const ljj = Math.sqrt(d);
-    a[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j];
-      for (let k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];
-      a[i * n + j] = s / ljj;
+    a[jj + j] = ljj;
+    const inv = 1 / ljj;
+    for (let i = j + 1, ii = jj + j + 1; i < 7; ii += ++i) {
+      let s = a[ii + j];
+      for (let k = 0; k < j; k++) s -= a[ii + k] * a[jj + k];
+      a[ii + j] = s * inv;
     }
   }
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, ii = 0; i < 7; ii += ++i) {
     let s = rhs[i];
-    for (let k = 0; k < i; k++) s -= a[i * n + k] * out[k];
-    out[i] = s / a[i * n + i];
+    for (let k = 0; k < i; k++) s -= a[ii + k] * out[k];
+    out[i] = s / a[ii + i];
   }
-  for (let i = n - 1; i >= 0; i--) {
+  for (let i = 6; i >= 0; i--) {
     let s = out[i];
-    for (let k = i + 1; k < n; k++) s -= a[k * n + i] * out[k];
-    out[i] = s / a[i * n + i];
+    for (let k = i + 1; k < 7; k++) s -= a[(k * (k + 1)) / 2 + i] * out[k];
+    out[i] = s / a[(i * (i + 1)) / 2 + i];
   }
   return true;
+}
+
+/** What one range of voxels needs for the fit: the design, each row's outer product, and where each volume starts. */
+export interface TensorProblem {
+  nvox: number;
+  rows: number;
+  design: Float64Array;
+  /** Entry i of the packed lower triangle of d dᵀ for design row r, at i·rows + r (a row per entry, so the sums over rows are contiguous). */
+  outer: Float64Array;
+  /** The design transposed: entry i of row r at i·rows + r. */
+  designT: Float64Array;
+  offsets: Int32Array;
+  iterations: number;
+}
+
+export function tensorProblem(
+  shape: readonly number[],
+  bvals: readonly number[],
+  bvecs: readonly (readonly number[])[],
+  volumes: readonly number[],
+  iterations = 2,
+): TensorProblem {
+  const nvox = shape[0] * shape[1] * shape[2];
+  const rows = volumes.length;
+  const design = tensorDesign(bvals, bvecs, volumes);
+  const outer = new Float64Array(rows * PACKED);
+  const designT = new Float64Array(rows * 7);
+  for (let r = 0; r < rows; r++) {
+    let o = 0;
+    for (let i = 0; i < 7; i++) {
+      designT[i * rows + r] = design[r * 7 + i];
+      for (let j = 0; j <= i; j++) outer[o++ * rows + r] = design[r * 7 + i] * design[r * 7 + j];
+    }
+  }
+  return { nvox, rows, design, outer, designT, offsets: Int32Array.from(volumes, (v) => v * nvox), iterations };
+}
+
+/** Fit voxels [first, last) into `tensor` (6 per voxel) and `s0`; voxels outside the mask are left as they are. */
+export function fitTensorVoxels(
+  data: Float32Array,
+  problem: TensorProblem,
+  mask: Uint8Array,
+  first: number,
+  last: number,
+  tensor: Float32Array,
+  s0: Float32Array,
+  onProgress?: (fraction: number) => void,
+): void {
+  const { rows, design, outer, designT, offsets, iterations } = problem;
+  const logS = new Float64Array(rows);
+  const weight = new Float64Array(rows);
+  const weightedLog = new Float64Array(rows);
+  const normal = new Float64Array(PACKED);
+  const rhs = new Float64Array(7);
+  const beta = new Float64Array(7);
+  // Floor for non-positive signal (log undefined): a small fraction of the voxel's largest signal.
+  const floorFraction = 1e-3;
+  const step = Math.max(1, Math.floor((last - first) / 100));
+  for (let voxel = first; voxel < last; voxel++) {
+    if (onProgress && (voxel - first) % step === 0) onProgress((voxel - first) / (last - first));
+    if (!mask[voxel]) continue;
+    let maxS = 0;
+    for (let r = 0; r < rows; r++) maxS = Math.max(maxS, data[offsets[r] + voxel]);
+    if (!(maxS > 0)) continue;
+    const floor = maxS * floorFraction;
+    for (let r = 0; r < rows; r++) {
+      const s = Math.max(data[offsets[r] + voxel], floor);
+      logS[r] = Math.log(s);
+      weight[r] = s * s;
+    }
+    let ok = true;
+    for (let it = 0; it <= iterations; it++) {
+      for (let i = 0, o = 0; i < PACKED; i++, o += rows) {
+        let sum = 0;
+        for (let r = 0; r < rows; r++) sum += weight[r] * outer[o + r];
+        normal[i] = sum;
+      }
+      for (let r = 0; r < rows; r++) weightedLog[r] = weight[r] * logS[r];
+      for (let i = 0, o = 0; i < 7; i++, o += rows) {
+        let sum = 0;
+        for (let r = 0; r < rows; r++) sum += weightedLog[r] * designT[o + r];
+        rhs[i] = sum;
+      }
+      ok = solvePacked7(normal, rhs, beta);
+      if (!ok || it === iterations) break;
+      for (let r = 0; r < rows; r++) {
+        const d = r * 7;
+        let pred = 0;
+        for (let i = 0; i < 7; i++) pred += design[d + i] * beta[i];
+        // Clamp the exponent: a diverging fit must not produce infinite weights.
+        weight[r] = Math.exp(2 * Math.min(pred, 50));
+      }
+    }
+    if (!ok) continue;
+    s0[voxel] = Math.exp(Math.min(beta[0], 50));
+    for (let i = 0; i < 6; i++) tensor[voxel * 6 + i] = beta[i + 1];
+  }
+  onProgress?.(1);
 }
 
 /**
@@ -71,62 +175,10 @@ export function fitTensor(
   mask: Uint8Array,
   opts: TensorFitOptions = {},
 ): TensorFit {
-  const [nx, ny, nz] = shape;
-  const nvox = nx * ny * nz;
-  const iterations = opts.iterations ?? 2;
-  const rows = volumes.length;
-  const design = tensorDesign(bvals, bvecs, volumes);
-  const tensor = new Float32Array(nvox * 6);
-  const s0 = new Float32Array(nvox);
-  const logS = new Float64Array(rows);
-  const weight = new Float64Array(rows);
-  const normal = new Float64Array(49);
-  const rhs = new Float64Array(7);
-  const beta = new Float64Array(7);
-  const offsets = volumes.map((v) => v * nvox);
-  // Floor for non-positive signal (log undefined): a small fraction of the voxel's largest signal.
-  const floorFraction = 1e-3;
-  const step = Math.max(1, Math.floor(nvox / 100));
-  for (let voxel = 0; voxel < nvox; voxel++) {
-    if (opts.onProgress && voxel % step === 0) opts.onProgress(voxel / nvox);
-    if (!mask[voxel]) continue;
-    let maxS = 0;
-    for (let r = 0; r < rows; r++) maxS = Math.max(maxS, data[offsets[r] + voxel]);
-    if (!(maxS > 0)) continue;
-    const floor = maxS * floorFraction;
-    for (let r = 0; r < rows; r++) {
-      const s = Math.max(data[offsets[r] + voxel], floor);
-      logS[r] = Math.log(s);
-      weight[r] = s * s;
-    }
-    let ok = true;
-    for (let it = 0; it <= iterations && ok; it++) {
-      normal.fill(0);
-      rhs.fill(0);
-      for (let r = 0; r < rows; r++) {
-        const w = weight[r];
-        const row = r * 7;
-        for (let i = 0; i < 7; i++) {
-          const wi = w * design[row + i];
-          rhs[i] += wi * logS[r];
-          for (let j = 0; j <= i; j++) normal[i * 7 + j] += wi * design[row + j];
-        }
-      }
-      ok = solve7(normal, rhs, beta);
-      if (!ok || it === iterations) break;
-      for (let r = 0; r < rows; r++) {
-        let pred = 0;
-        const row = r * 7;
-        for (let i = 0; i < 7; i++) pred += design[row + i] * beta[i];
-        // Clamp the exponent: a diverging fit must not produce infinite weights.
-        weight[r] = Math.exp(2 * Math.min(pred, 50));
-      }
-    }
-    if (!ok) continue;
-    s0[voxel] = Math.exp(Math.min(beta[0], 50));
-    for (let i = 0; i < 6; i++) tensor[voxel * 6 + i] = beta[i + 1];
-  }
-  opts.onProgress?.(1);
+  const problem = tensorProblem(shape, bvals, bvecs, volumes, opts.iterations);
+  const tensor = new Float32Array(problem.nvox * 6);
+  const s0 = new Float32Array(problem.nvox);
+  fitTensorVoxels(data, problem, mask, 0, problem.nvox, tensor, s0, opts.onProgress);
   return { tensor, s0 };
 }
 

@@ -1,8 +1,10 @@
-// Worker-thread entry for slab-parallel denoising and Gibbs removal on a
-// series held in a SharedArrayBuffer (see parallel.ts).
-import { parentPort, workerData } from 'node:worker_threads';
+// Worker-thread entry for slab-parallel denoising, Gibbs removal and tensor
+// fitting on a series held in a SharedArrayBuffer (see parallel.ts). A worker
+// stays alive and runs one task per message.
+import { parentPort } from 'node:worker_threads';
 import { denoiseSlices, seriesSliceSource, type NoiseEstimator, type SliceSource } from './denoise.js';
 import { removeGibbsSlices, type GibbsParams } from './gibbs.js';
+import { fitTensorVoxels, type TensorProblem } from './tensor.js';
 
 export type WorkerTask =
   | {
@@ -18,11 +20,36 @@ export type WorkerTask =
       /** Original slices outside [zStart, zEnd) that the windows need, voxel-major, copied before any worker wrote. */
       halos: { z: number; buffer: SharedArrayBuffer }[];
     }
-  | { task: 'gibbs'; data: SharedArrayBuffer; shape: number[]; first: number; last: number; params: GibbsParams };
+  | { task: 'gibbs'; data: SharedArrayBuffer; shape: number[]; first: number; last: number; params: GibbsParams }
+  | {
+      task: 'tensor';
+      data: SharedArrayBuffer;
+      mask: SharedArrayBuffer;
+      tensor: SharedArrayBuffer;
+      s0: SharedArrayBuffer;
+      problem: TensorProblem;
+      first: number;
+      last: number;
+    };
 
-function run(task: WorkerTask): unknown {
+export type WorkerReply =
+  | { id: number; type: 'progress' }
+  | { id: number; type: 'done'; result: unknown }
+  | { id: number; type: 'error'; message: string };
+
+function run(task: WorkerTask, progress: () => void): unknown {
   const data = new Float32Array(task.data);
-  const progress = () => parentPort!.postMessage({ type: 'progress' });
+  if (task.task === 'tensor') {
+    // Twenty progress units per range.
+    let reported = 0;
+    fitTensorVoxels(data, task.problem, new Uint8Array(task.mask), task.first, task.last, new Float32Array(task.tensor), new Float32Array(task.s0), (f) => {
+      while (reported < Math.floor(f * 20)) {
+        reported++;
+        progress();
+      }
+    });
+    return {};
+  }
   if (task.task === 'gibbs') {
     removeGibbsSlices(data, task.shape, task.first, task.last, task.params, progress);
     return {};
@@ -44,4 +71,12 @@ function run(task: WorkerTask): unknown {
   });
 }
 
-parentPort!.postMessage({ type: 'done', result: run(workerData as WorkerTask) });
+parentPort!.on('message', ({ id, task }: { id: number; task: WorkerTask }) => {
+  const reply = (m: WorkerReply) => parentPort!.postMessage(m);
+  try {
+    const result = run(task, () => reply({ id, type: 'progress' }));
+    reply({ id, type: 'done', result });
+  } catch (err) {
+    reply({ id, type: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+});
