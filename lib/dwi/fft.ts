@@ -252,19 +252,26 @@ abstract class StockhamPlan {
   }
 
   protected run(re: Float64Array, im: Float64Array, sign: 1 | -1): void {
-    let srcRe = re;
-    let srcIm = im;
-    let dstRe = this.scratchRe;
-    let dstIm = this.scratchIm;
-    for (const stage of this.stages) {
+    const [outRe, outIm] = this.runStages(0, re, im, this.scratchRe, this.scratchIm, sign);
+    if (outRe !== re) {
+      re.set(outRe);
+      im.set(outIm);
+    }
+  }
+
+  /** Stages from `first` on, ping-ponging between the two buffers; returns the pair that holds the result. */
+  protected runStages(first: number, srcRe: Float64Array, srcIm: Float64Array, dstRe: Float64Array, dstIm: Float64Array, sign: 1 | -1): [Float64Array, Float64Array] {
+    for (let k = first; k < this.stages.length; k++) {
+      const stage = this.stages[k];
       if (!smallRadixStage(stage, stage.m * this.width, srcRe, srcIm, dstRe, dstIm, sign)) this.genericStage(stage, srcRe, srcIm, dstRe, dstIm, sign);
       const tr = srcRe; srcRe = dstRe; dstRe = tr;
       const ti = srcIm; srcIm = dstIm; dstIm = ti;
     }
-    if (srcRe !== re) {
-      re.set(srcRe);
-      im.set(srcIm);
-    }
+    return [srcRe, srcIm];
+  }
+
+  protected get scratch(): [Float64Array, Float64Array] {
+    return [this.scratchRe, this.scratchIm];
   }
 
   /** A stage of a radix above 4. */
@@ -389,6 +396,59 @@ export class BatchFft extends StockhamPlan {
   /** In-place inverse transforms (e^{+2πikt/n}, no 1/n). */
   inverse(re: Float64Array, im: Float64Array): void {
     this.run(re, im, -1);
+  }
+
+  /**
+   * Inverse transforms of one spectrum z modulated B ways: element k of
+   * transform b is z[k]·mod[k·B + b]. The products are formed inside the
+   * first (radix-4) stage instead of in a pass of their own, and the result
+   * is left in whichever buffer the last stage wrote: `re`/`im` (length n·B)
+   * or the plan's scratch. Returns that pair, [k][b] layout.
+   */
+  inverseModulated(zRe: Float64Array, zIm: Float64Array, modRe: Float64Array, modIm: Float64Array, re: Float64Array, im: Float64Array): [Float64Array, Float64Array] {
+    const B = this.batch;
+    const first = this.stages[0];
+    const [scRe, scIm] = this.scratch;
+    if (!first || first.p !== 4) {
+      for (let k = 0, e = 0; k < this.n; k++) {
+        const xr = zRe[k], xi = zIm[k];
+        for (let b = 0; b < B; b++, e++) {
+          const cr = modRe[e], ci = modIm[e];
+          re[e] = xr * cr - xi * ci;
+          im[e] = xr * ci + xi * cr;
+        }
+      }
+      return this.runStages(0, re, im, scRe, scIm, -1);
+    }
+    // Radix-4 stage with l = 1 (no twiddles), inverse: (x1 - x3)·(+i).
+    const m = first.m;
+    const mb = m * B;
+    for (let k0 = 0; k0 < m; k0++) {
+      const k1 = k0 + m, k2 = k0 + 2 * m, k3 = k0 + 3 * m;
+      const z0r = zRe[k0], z0i = zIm[k0], z1r = zRe[k1], z1i = zIm[k1];
+      const z2r = zRe[k2], z2i = zIm[k2], z3r = zRe[k3], z3i = zIm[k3];
+      const c0 = k0 * B, c1 = k1 * B, c2 = k2 * B, c3 = k3 * B;
+      for (let b = 0; b < B; b++) {
+        let cr = modRe[c0 + b], ci = modIm[c0 + b];
+        const x0r = z0r * cr - z0i * ci, x0i = z0r * ci + z0i * cr;
+        cr = modRe[c1 + b]; ci = modIm[c1 + b];
+        const x1r = z1r * cr - z1i * ci, x1i = z1r * ci + z1i * cr;
+        cr = modRe[c2 + b]; ci = modIm[c2 + b];
+        const x2r = z2r * cr - z2i * ci, x2i = z2r * ci + z2i * cr;
+        cr = modRe[c3 + b]; ci = modIm[c3 + b];
+        const x3r = z3r * cr - z3i * ci, x3i = z3r * ci + z3i * cr;
+        const t0r = x0r + x2r, t0i = x0i + x2i;
+        const t1r = x0r - x2r, t1i = x0i - x2i;
+        const t2r = x1r + x3r, t2i = x1i + x3i;
+        const t3r = -(x1i - x3i), t3i = x1r - x3r;
+        const o = c0 + b;
+        re[o] = t0r + t2r; im[o] = t0i + t2i;
+        re[o + mb] = t1r + t3r; im[o + mb] = t1i + t3i;
+        re[o + 2 * mb] = t0r - t2r; im[o + 2 * mb] = t0i - t2i;
+        re[o + 3 * mb] = t1r - t3r; im[o + 3 * mb] = t1i - t3i;
+      }
+    }
+    return this.runStages(1, re, im, scRe, scIm, -1);
   }
 
   // Generic radix: combined twiddle·DFT weights ω_{lp}^{qj}·ω_p^{qr}, per (j, r, q).

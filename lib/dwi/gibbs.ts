@@ -100,18 +100,8 @@ class RowUnringer {
    * out[offA + x·stride], of row b to out[offB + x·stride] (offB < 0: no row b).
    */
   correctPair(zRe: Float64Array, zIm: Float64Array, out: Float64Array, offA: number, offB: number, stride: number): void {
-    const { n, count, rampRe, rampIm, wRe, wIm } = this;
-    for (let k = 0; k < n; k++) {
-      const xr = zRe[k], xi = zIm[k];
-      const base = k * count;
-      for (let j = 0; j < count; j++) {
-        const cr = rampRe[base + j], ci = rampIm[base + j];
-        wRe[base + j] = xr * cr - xi * ci;
-        wIm[base + j] = xr * ci + xi * cr;
-      }
-    }
-    this.fft.inverse(wRe, wIm);
-    this.select(wRe, wIm, out, offA, offB, stride);
+    const [vRe, vIm] = this.fft.inverseModulated(zRe, zIm, this.rampRe, this.rampIm, this.wRe, this.wIm);
+    this.select(vRe, vIm, out, offA, offB, stride);
   }
 
   /**
