@@ -23,9 +23,9 @@ import {
   type DwiInputReason,
 } from '../lib/dwi/index.js';
 import { SymmetricEigen } from '../lib/dwi/eigen.js';
-import { Fft } from '../lib/dwi/fft.js';
+import { BatchFft, Fft } from '../lib/dwi/fft.js';
 import { parseBvec } from '../lib/dwi/gradients.js';
-import { parallelDenoise, parallelGibbs } from '../lib/dwi/parallel.js';
+import { parallelDenoise, parallelFitTensor, parallelGibbs } from '../lib/dwi/parallel.js';
 import { gibbsParams } from '../lib/dwi/gibbs.js';
 import { runDwi } from '../cli/commands/dwi.js';
 import { readGradientTable, simulateDwi, tissueAt, writeSimulatedDwi, type Vec3 } from './helpers/dwi-sim.js';
@@ -90,7 +90,7 @@ describe('DWI derivation', function () {
     });
 
     it('computes FFTs of mixed-radix lengths', () => {
-      for (const n of [6, 7, 12, 96, 112, 125]) {
+      for (const n of [6, 7, 12, 35, 80, 96, 112, 125, 143]) {
         const re = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) + i / n);
         const im = Float64Array.from({ length: n }, (_, i) => Math.cos(i * 0.3));
         const [r0, i0] = [re.slice(), im.slice()];
@@ -103,6 +103,27 @@ describe('DWI derivation', function () {
             si += r0[t] * Math.sin(a) + i0[t] * Math.cos(a);
           }
           assert.ok(Math.abs(sr - re[k]) < 1e-9 && Math.abs(si - im[k]) < 1e-9, `n=${n} k=${k}`);
+        }
+      }
+    });
+
+    it('batched inverse FFTs of a modulated spectrum equal the plain inverse of each product', () => {
+      const batch = 5;
+      for (const n of [64, 80, 90, 112]) {
+        const zRe = Float64Array.from({ length: n }, (_, k) => Math.sin(k * 0.9));
+        const zIm = Float64Array.from({ length: n }, (_, k) => Math.cos(k * 1.3) - 0.5);
+        const modRe = Float64Array.from({ length: n * batch }, (_, e) => Math.cos(e * 0.37));
+        const modIm = Float64Array.from({ length: n * batch }, (_, e) => Math.sin(e * 0.11));
+        const [re, im] = new BatchFft(n, batch).inverseModulated(zRe, zIm, modRe, modIm, new Float64Array(n * batch), new Float64Array(n * batch));
+        for (let b = 0; b < batch; b++) {
+          const pr = new Float64Array(n), pi = new Float64Array(n);
+          for (let k = 0; k < n; k++) {
+            const cr = modRe[k * batch + b], ci = modIm[k * batch + b];
+            pr[k] = zRe[k] * cr - zIm[k] * ci;
+            pi[k] = zRe[k] * ci + zIm[k] * cr;
+          }
+          new Fft(n).inverse(pr, pi);
+          for (let t = 0; t < n; t++) assert.ok(Math.abs(re[t * batch + b] - pr[t]) < 1e-10 && Math.abs(im[t * batch + b] - pi[t]) < 1e-10, `n=${n} b=${b} t=${t}`);
         }
       }
     });
@@ -554,17 +575,28 @@ describe('DWI derivation', function () {
         }
       });
 
-      it('worker threads give the same denoising and Gibbs removal as one thread', async () => {
+      it('pooled worker threads give the same denoising, Gibbs removal and tensor fit as one thread, call after call', async () => {
         const img = await readNifti(files.dwi);
+        const table = await readGradientTable(files.bval, files.bvec, false);
+        const volumes = table.bvals.map((_, i) => i);
+        const nvox = img.shape[0] * img.shape[1] * img.shape[2];
+        const mask = new Uint8Array(nvox).map((_, i) => (i % 7 ? 1 : 0));
         const serial = img.data.slice();
         const serialResult = mppcaDenoise(serial, img.shape);
         removeGibbs(serial, img.shape);
-        const sharedData = new Float32Array(new SharedArrayBuffer(img.data.length * 4));
-        sharedData.set(img.data);
-        const parallelResult = await parallelDenoise(sharedData, img.shape, {}, 2);
-        await parallelGibbs(sharedData, img.shape, gibbsParams(), 2);
-        assert.deepEqual(parallelResult.noiseMap, serialResult.noiseMap);
-        assert.deepEqual(Array.from(sharedData), Array.from(serial));
+        const serialFit = fitTensor(serial, img.shape, table.bvals, table.bvecs, volumes, mask);
+        // Twice: the second call reuses the pool's workers.
+        for (let round = 0; round < 2; round++) {
+          const sharedData = new Float32Array(new SharedArrayBuffer(img.data.length * 4));
+          sharedData.set(img.data);
+          const parallelResult = await parallelDenoise(sharedData, img.shape, {}, 2);
+          await parallelGibbs(sharedData, img.shape, gibbsParams(), 2);
+          const parallelFit = await parallelFitTensor(sharedData, img.shape, table.bvals, table.bvecs, volumes, mask, 2);
+          assert.deepEqual(parallelResult.noiseMap, serialResult.noiseMap);
+          assert.deepEqual(Array.from(sharedData), Array.from(serial));
+          assert.deepEqual(Array.from(parallelFit.tensor), Array.from(serialFit.tensor));
+          assert.deepEqual(Array.from(parallelFit.s0), Array.from(serialFit.s0));
+        }
       });
 
       it('runDwi (CLI command) writes the maps and a JSON of parameters, motion and timings', async () => {

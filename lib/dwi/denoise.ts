@@ -67,9 +67,24 @@ function windowStart(c: number, half: number, extent: number, size: number): num
 }
 
 /**
+ * 1 / (4√γ) for each candidate count of noise components M' = i + 1: the
+ * factor that turns the spread of the M' smallest eigenvalues into σ².
+ */
+export function marchenkoPasturScales(r: number, q: number, estimator: NoiseEstimator): Float64Array {
+  const scales = new Float64Array(r);
+  for (let i = 0; i < r; i++) {
+    const mPrime = i + 1;
+    const gamma = estimator === 'veraart' ? mPrime / q : mPrime / (q - (r - mPrime));
+    scales[i] = 1 / (4 * Math.sqrt(gamma));
+  }
+  return scales;
+}
+
+/**
  * Noise-component count and σ² from eigenvalues sorted ascending
  * (`sorted[i]` = i-th smallest of XXᵀ, not yet divided by q).
- * Returns the number of noise components (0 = keep all).
+ * Returns the number of noise components (0 = keep all). `scales` is
+ * marchenkoPasturScales(r, q, estimator), passed in by callers that loop.
  */
 export function marchenkoPasturCutoff(
   sorted: Float64Array,
@@ -77,21 +92,20 @@ export function marchenkoPasturCutoff(
   q: number,
   estimator: NoiseEstimator,
   out: { sigma2: number },
+  scales: Float64Array = marchenkoPasturScales(r, q, estimator),
 ): number {
-  const lambdaMin = Math.max(sorted[0], 0) / q;
+  const invQ = 1 / q;
+  const lambdaMin = Math.max(sorted[0], 0) * invQ;
   let cumulative = 0;
   let noiseCount = 0;
   let sigma2 = 0;
   for (let i = 0; i < r; i++) {
-    const lambda = Math.max(sorted[i], 0) / q;
+    const lambda = Math.max(sorted[i], 0) * invQ;
     cumulative += lambda;
-    const mPrime = i + 1;
-    const signal = r - mPrime;
-    const gamma = estimator === 'veraart' ? mPrime / q : mPrime / (q - signal);
-    const fromMean = cumulative / mPrime;
-    const fromRange = (lambda - lambdaMin) / (4 * Math.sqrt(gamma));
+    const fromMean = cumulative / (i + 1);
+    const fromRange = (lambda - lambdaMin) * scales[i];
     if (fromRange < fromMean) {
-      noiseCount = mPrime;
+      noiseCount = i + 1;
       sigma2 = fromMean;
     }
   }
@@ -155,11 +169,12 @@ function splitComponents(
   out: { sigma2: number; noiseCount: number },
   noiseMap: Float32Array,
   voxel: number,
+  scales: Float64Array,
 ): Int32Array {
   eig.decompose(opts.apply);
   const order = eig.ascendingOrder();
   for (let i = 0; i < r; i++) sorted[i] = eig.values[order[i]];
-  out.noiseCount = marchenkoPasturCutoff(sorted, r, q, opts.estimator, out);
+  out.noiseCount = marchenkoPasturCutoff(sorted, r, q, opts.estimator, out, scales);
   noiseMap[voxel] = Math.sqrt(out.sigma2);
   return order;
 }
@@ -197,6 +212,7 @@ export function denoiseSlices(
   const y = new Float64Array(m);
   const sortedValues = new Float64Array(m);
   const mp = { sigma2: 0, noiseCount: 0 };
+  const scales = marchenkoPasturScales(r, q, opts.estimator);
   let signalTotal = 0;
 
   // planes[x] += sign · Σ_{z' in window} v vᵀ for the voxel column (x, yy).
@@ -240,6 +256,16 @@ export function denoiseSlices(
           addPlane(gram, planes, (x0 + ex) * packed, packed, 1);
           x0++;
         }
+        const voxel = z * nxy + yc * nx + xc;
+        // An all-zero window (air outside the scanner's field of view): every
+        // eigenvalue is 0, so no noise component, σ = 0 and nothing to change.
+        let trace = 0;
+        for (let i = 0, d = 0; i < m; d += ++i + 1) trace += gram[d];
+        if (trace === 0) {
+          noiseMap[voxel] = 0;
+          signalTotal += r;
+          continue;
+        }
         // Unpack the packed lower triangle into the eigen workspace.
         const a = eig.a;
         let off = 0;
@@ -249,8 +275,7 @@ export function denoiseSlices(
           off += i + 1;
         }
         const cv = (yc * nx + xc) * m;
-        const voxel = z * nxy + yc * nx + xc;
-        const order = splitComponents(eig, opts, r, q, sortedValues, mp, noiseMap, voxel);
+        const order = splitComponents(eig, opts, r, q, sortedValues, mp, noiseMap, voxel, scales);
         const noiseCount = mp.noiseCount;
         signalTotal += r - noiseCount;
         if (opts.apply && noiseCount > 0) {
@@ -282,6 +307,7 @@ function denoiseSlicesSmallWindow(data: Float32Array, shape: readonly number[], 
   const w = new Float64Array(n);
   const sortedValues = new Float64Array(n);
   const mp = { sigma2: 0, noiseCount: 0 };
+  const scales = marchenkoPasturScales(n, m, opts.estimator);
   let signalTotal = 0;
   for (let z = zStart; z < zEnd; z++) {
     const z0 = windowStart(z, hz, ez, nz);
@@ -312,7 +338,7 @@ function denoiseSlicesSmallWindow(data: Float32Array, shape: readonly number[], 
           }
         }
         const voxel = z * nxy + yc * nx + xc;
-        const order = splitComponents(eig, opts, n, m, sortedValues, mp, noiseMap, voxel);
+        const order = splitComponents(eig, opts, n, m, sortedValues, mp, noiseMap, voxel, scales);
         const noiseCount = mp.noiseCount;
         signalTotal += n - noiseCount;
         if (opts.apply && noiseCount > 0) {

@@ -201,16 +201,22 @@ export class SymmetricEigen {
       let x = d[lo] - mu;
       let z = e[lo];
       for (let k = lo; k < hi; k++) {
-        const r = Math.sqrt(x * x + z * z);
-        let c = 1, s = 0;
-        if (r !== 0) {
-          const inv = 1 / r;
-          c = x * inv;
-          s = -z * inv;
+        // c², s² and c·s come from 1/(x² + z²) alone, so the next rotation
+        // does not wait for the square root (c and s are needed one step later).
+        const rho = x * x + z * z;
+        let c = 1, s = 0, cc = 1, ss = 0, cs = 0, r = 0;
+        if (rho !== 0) {
+          const invRho = 1 / rho;
+          cc = x * x * invRho;
+          ss = z * z * invRho;
+          cs = -x * z * invRho;
+          r = Math.sqrt(rho);
+          const invR = 1 / r;
+          c = x * invR;
+          s = -z * invR;
         }
         if (k > lo) e[k - 1] = r;
         const pk = d[k], q = e[k], t = d[k + 1];
-        const cc = c * c, ss = s * s, cs = c * s;
         d[k] = cc * pk - 2 * cs * q + ss * t;
         d[k + 1] = ss * pk + 2 * cs * q + cc * t;
         const ek = cs * (pk - t) + (cc - ss) * q;

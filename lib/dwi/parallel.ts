@@ -106,11 +106,25 @@ function removeFromPool(worker: PooledWorker): void {
 }
 let poolBusy = Promise.resolve();
 
-/** Run the tasks on pooled workers, one each; calls are queued so a worker never holds two tasks. */
-function runWorkers(tasks: WorkerTask[], onUnit: () => void): Promise<unknown[]> {
+/**
+ * Run the tasks on up to `threads` pooled workers, each taking the next task
+ * when it finishes one (ranges of air are quick, so equal ranges do not mean
+ * equal work). Calls are queued so that a worker never holds two tasks.
+ */
+function runWorkers(tasks: WorkerTask[], threads: number, onUnit: () => void): Promise<unknown[]> {
   const run = async () => {
-    while (pool.length < tasks.length) pool.push(new PooledWorker(removeFromPool));
-    return Promise.all(tasks.map((task, i) => pool[i].run(task, onUnit)));
+    const workers = Math.max(1, Math.min(threads, tasks.length));
+    while (pool.length < workers) pool.push(new PooledWorker(removeFromPool));
+    const results: unknown[] = new Array(tasks.length);
+    let next = 0;
+    const drain = async (worker: PooledWorker) => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await worker.run(tasks[i], onUnit);
+      }
+    };
+    await Promise.all(pool.slice(0, workers).map(drain));
+    return results;
   };
   const result = poolBusy.then(run);
   poolBusy = result.then(
@@ -150,7 +164,9 @@ export async function parallelDenoise(
   const ez = extent[2], hz = ez >> 1;
   const windowStart = (z: number) => Math.min(Math.max(z - hz, 0), nz - ez);
   const source = seriesSliceSource(data, shape);
-  const tasks: WorkerTask[] = ranges(nz, Math.min(threads, nz)).map(([zStart, zEnd]) => {
+  // A few ranges per thread, each at least a window deep so that its halo stays smaller than itself.
+  const parts = Math.max(Math.min(threads, nz), Math.min(threads * 4, Math.floor(nz / ez)));
+  const tasks: WorkerTask[] = ranges(nz, parts).map(([zStart, zEnd]) => {
     const halos: { z: number; buffer: SharedArrayBuffer }[] = [];
     for (let z = windowStart(zStart); z < windowStart(zEnd - 1) + ez; z++) {
       if (z >= zStart && z < zEnd) continue;
@@ -161,7 +177,7 @@ export async function parallelDenoise(
     return { task: 'denoise', data: data.buffer as SharedArrayBuffer, noise: noise.buffer as SharedArrayBuffer, shape: [...shape], zStart, zEnd, extent, estimator, apply, halos };
   });
   let done = 0;
-  const results = (await runWorkers(tasks, () => opts.onProgress?.(++done / nz))) as { signalComponents: number }[];
+  const results = (await runWorkers(tasks, threads, () => opts.onProgress?.(++done / nz))) as { signalComponents: number }[];
   const signal = results.reduce((a, r) => a + r.signalComponents, 0);
   return { noiseMap: noise, extent, estimator, meanSignalComponents: signal / (nx * ny * nz) };
 }
@@ -174,17 +190,17 @@ export async function parallelGibbs(
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
   const slices = shape.slice(2).reduce((a, b) => a * b, 1);
-  const tasks: WorkerTask[] = ranges(slices, Math.min(threads, slices)).map(([first, last]) => ({
+  const tasks: WorkerTask[] = ranges(slices, Math.min(threads * 8, slices)).map(([first, last]) => ({
     task: 'gibbs', data: data.buffer as SharedArrayBuffer, shape: [...shape], first, last, params,
   }));
   let done = 0;
-  await runWorkers(tasks, () => {
+  await runWorkers(tasks, threads, () => {
     done++;
     if (onProgress && (done % 16 === 0 || done === slices)) onProgress(done / slices);
   });
 }
 
-/** fitTensor over `threads` workers, each fitting a contiguous range of voxels. */
+/** fitTensor over `threads` workers, in contiguous ranges of voxels. */
 export async function parallelFitTensor(
   data: Float32Array,
   shape: readonly number[],
@@ -201,13 +217,13 @@ export async function parallelFitTensor(
   const s0 = new Float32Array(new SharedArrayBuffer(nvox * 4));
   const sharedMask = new Uint8Array(new SharedArrayBuffer(nvox));
   sharedMask.set(mask);
-  const parts = ranges(nvox, Math.min(threads, nvox));
+  const parts = ranges(nvox, Math.min(threads * 8, nvox));
   const tasks: WorkerTask[] = parts.map(([first, last]) => ({
     task: 'tensor', data: data.buffer as SharedArrayBuffer, mask: sharedMask.buffer as SharedArrayBuffer,
     tensor: tensor.buffer as SharedArrayBuffer, s0: s0.buffer as SharedArrayBuffer, problem, first, last,
   }));
   let done = 0;
   const units = parts.length * 20;
-  await runWorkers(tasks, () => opts.onProgress?.(Math.min(1, ++done / units)));
+  await runWorkers(tasks, threads, () => opts.onProgress?.(Math.min(1, ++done / units)));
   return { tensor, s0 };
 }
