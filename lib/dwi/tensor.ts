@@ -64,6 +64,18 @@ function solvePacked7(a: Float64Array, rhs: Float64Array, out: Float64Array): bo
   return true;
 }
 
+/** Σ_r x[r]·y[offset + r] for r < length. */
+function dot2(x: Float64Array, y: Float64Array, offset: number, length: number): number {
+  let even = 0, odd = 0;
+  let r = 0;
+  for (; r + 1 < length; r += 2) {
+    even += x[r] * y[offset + r];
+    odd += x[r + 1] * y[offset + r + 1];
+  }
+  if (r < length) even += x[r] * y[offset + r];
+  return even + odd;
+}
+
 /** What one range of voxels needs for the fit: the design, each row's outer product, and where each volume starts. */
 export interface TensorProblem {
   nvox: number;
@@ -134,17 +146,10 @@ export function fitTensorVoxels(
     }
     let ok = true;
     for (let it = 0; it <= iterations; it++) {
-      for (let i = 0, o = 0; i < PACKED; i++, o += rows) {
-        let sum = 0;
-        for (let r = 0; r < rows; r++) sum += weight[r] * outer[o + r];
-        normal[i] = sum;
-      }
+      // Two accumulators per sum: a single one makes each sum wait on the previous addition.
+      for (let i = 0, o = 0; i < PACKED; i++, o += rows) normal[i] = dot2(weight, outer, o, rows);
       for (let r = 0; r < rows; r++) weightedLog[r] = weight[r] * logS[r];
-      for (let i = 0, o = 0; i < 7; i++, o += rows) {
-        let sum = 0;
-        for (let r = 0; r < rows; r++) sum += weightedLog[r] * designT[o + r];
-        rhs[i] = sum;
-      }
+      for (let i = 0, o = 0; i < 7; i++, o += rows) rhs[i] = dot2(weightedLog, designT, o, rows);
       ok = solvePacked7(normal, rhs, beta);
       if (!ok || it === iterations) break;
       for (let r = 0; r < rows; r++) {
