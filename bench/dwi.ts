@@ -7,6 +7,8 @@
 //  - ours: MP-PCA denoising, Gibbs removal, tensor fit and FA/ADC on the same
 //    uncompressed input at the same thread count, including reading the series
 //    and writing the maps (MRtrix's times include its I/O too).
+// At 2 threads our steps run on pooled worker threads, as in a worker process: the pool starts
+// once (in the first case) and is reused.
 // One line per series and thread count with the ratio ours / MRtrix3; the
 // last line is `dwi: <worst ratio>`. `--full` adds our six-step derivation of
 // the simulated series in a child process (time and peak RSS).
