@@ -23,20 +23,11 @@ import { readSeries } from '../lib/dwi/io.js';
 import { closeWorkerPool, isShared, parallelDenoise, parallelFitTensor, parallelGibbs } from '../lib/dwi/parallel.js';
 import { gibbsParams } from '../lib/dwi/gibbs.js';
 import { readGradientTable, simulateDwi, writeSimulatedDwi } from '../test/helpers/dwi-sim.js';
+import { REAL_DWI_SERIES } from '../test/helpers/mrtrix.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const shared = process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared');
-
-const REAL_SERIES = [
-  'dwi_philips',
-  'real/siemens_dwi-hfs_dcmqadecubitus',
-  'real/siemens_dwi-hfdr_dcmqadecubitus',
-  'real/philips_dwi_dcmqaphilipsenh',
-  'real/toshiba_dwi-ortho_dcmqatoshiba',
-  'real/toshiba_dwi-all20d_dcmqatoshiba',
-  'real/philips_dwi-b2000_dcmqaphilips',
-];
 
 interface Case {
   name: string;
@@ -76,7 +67,7 @@ async function prepareCases(dir: string, args: string[]): Promise<Case[]> {
     execFileSync('sh', ['-c', `gunzip -c '${files.dwi}' > '${dwi}'`]);
     cases.push({ name: `synthetic ${sim.shape.join('×')}`, dwi, bval: files.bval, bvec: files.bvec });
   }
-  for (const series of REAL_SERIES) {
+  for (const series of REAL_DWI_SERIES) {
     const name = path.basename(series);
     if (wanted && !wanted.some((w) => name.includes(w))) continue;
     const source = path.join(shared, 'images', series);

@@ -14,23 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { readNifti } from '../lib/nifti/index.js';
 import { deriveDwi, type DeriveDwiResult } from '../lib/dwi/index.js';
 import { readSeries, writeSeries } from '../lib/dwi/io.js';
-import { correlation, hasMrtrix, median, mrtrix } from './helpers/mrtrix.js';
+import { correlation, hasMrtrix, median, mrtrix, REAL_DWI_SERIES } from './helpers/mrtrix.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.OPENMIND_SHARED ?? path.resolve(repoRoot, '../shared');
 const IMAGES = path.join(shared, 'images');
-const SERIES = [
-  'dwi_philips',
-  'real/siemens_dwi-hfs_dcmqadecubitus',
-  'real/siemens_dwi-hfdr_dcmqadecubitus',
-  'real/philips_dwi_dcmqaphilipsenh',
-  'real/toshiba_dwi-ortho_dcmqatoshiba',
-  'real/toshiba_dwi-all20d_dcmqatoshiba',
-  'real/philips_dwi-b2000_dcmqaphilips',
-];
 const B2000 = 'real/philips_dwi-b2000_dcmqaphilips';
 const REGISTRATION_SERIES = process.env.OPENMIND_DWI_REAL_ALL
-  ? SERIES
+  ? REAL_DWI_SERIES
   : ['real/toshiba_dwi-ortho_dcmqatoshiba', 'real/siemens_dwi-hfs_dcmqadecubitus'];
 const LIKE_FOR_LIKE = ['denoise', 'gibbs', 'tensor'];
 
@@ -47,7 +38,7 @@ describe('DWI derivation on every real series', function () {
 
   before(async function () {
     try {
-      await fs.access(files(SERIES[0]).dwi);
+      await fs.access(files(REAL_DWI_SERIES[0]).dwi);
     } catch {
       console.log(`      (no real DWI series under ${IMAGES})`);
       this.skip();
@@ -61,7 +52,7 @@ describe('DWI derivation on every real series', function () {
   const work = (series: string) => path.join(dir, path.basename(series), 'work');
   const out = (series: string, name: string) => path.join(dir, path.basename(series), name);
 
-  for (const series of SERIES) {
+  for (const series of REAL_DWI_SERIES) {
     const name = path.basename(series);
     describe(name, () => {
       it('yields its maps (denoise → Gibbs → tensor), each with its provenance', async () => {

@@ -131,6 +131,8 @@ class RowUnringer {
       const newest = w - lo + span - 1;
       const a = at(w + span - 1), b = at(w + span), d = (newest % span) * count;
       let bestA = Infinity, jA = 0, bestB = Infinity, jB = 0;
+      // mrdegibbs's default window (minW 1, maxW 3) spelled out: measurably faster than the general loop
+      // below or than running sums.
       if (span === 3) {
         const d1 = ((newest + 1) % 3) * count, d2 = ((newest + 2) % 3) * count;
         for (let j = 0; j < count; j++) {

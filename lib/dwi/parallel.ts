@@ -200,6 +200,9 @@ export async function parallelGibbs(
   });
 }
 
+/** Progress messages per range of the tensor fit. */
+const UNITS_PER_RANGE = 20;
+
 /** fitTensor over `threads` workers, in contiguous ranges of voxels. */
 export async function parallelFitTensor(
   data: Float32Array,
@@ -220,10 +223,10 @@ export async function parallelFitTensor(
   const parts = ranges(nvox, Math.min(threads * 8, nvox));
   const tasks: WorkerTask[] = parts.map(([first, last]) => ({
     task: 'tensor', data: data.buffer as SharedArrayBuffer, mask: sharedMask.buffer as SharedArrayBuffer,
-    tensor: tensor.buffer as SharedArrayBuffer, s0: s0.buffer as SharedArrayBuffer, problem, first, last,
+    tensor: tensor.buffer as SharedArrayBuffer, s0: s0.buffer as SharedArrayBuffer, problem, first, last, units: UNITS_PER_RANGE,
   }));
   let done = 0;
-  const units = parts.length * 20;
+  const units = parts.length * UNITS_PER_RANGE;
   await runWorkers(tasks, threads, () => opts.onProgress?.(Math.min(1, ++done / units)));
   return { tensor, s0 };
 }

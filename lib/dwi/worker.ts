@@ -30,6 +30,8 @@ export type WorkerTask =
       problem: TensorProblem;
       first: number;
       last: number;
+      /** Progress messages to send over the range. */
+      units: number;
     };
 
 export type WorkerReply =
@@ -40,10 +42,9 @@ export type WorkerReply =
 function run(task: WorkerTask, progress: () => void): unknown {
   const data = new Float32Array(task.data);
   if (task.task === 'tensor') {
-    // Twenty progress units per range.
     let reported = 0;
     fitTensorVoxels(data, task.problem, new Uint8Array(task.mask), task.first, task.last, new Float32Array(task.tensor), new Float32Array(task.s0), (f) => {
-      while (reported < Math.floor(f * 20)) {
+      while (reported < Math.floor(f * task.units)) {
         reported++;
         progress();
       }

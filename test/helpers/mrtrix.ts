@@ -30,3 +30,14 @@ export function median(values: number[]): number {
   const s = [...values].sort((x, y) => x - y);
   return s[s.length >> 1];
 }
+
+/** Every real DWI series under shared/images, relative to it: the ones compared with MRtrix3 (tests and bench). */
+export const REAL_DWI_SERIES = [
+  'dwi_philips',
+  'real/siemens_dwi-hfs_dcmqadecubitus',
+  'real/siemens_dwi-hfdr_dcmqadecubitus',
+  'real/philips_dwi_dcmqaphilipsenh',
+  'real/toshiba_dwi-ortho_dcmqatoshiba',
+  'real/toshiba_dwi-all20d_dcmqatoshiba',
+  'real/philips_dwi-b2000_dcmqaphilips',
+];
