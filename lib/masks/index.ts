@@ -12,7 +12,7 @@ import { networkBrainMask } from './brain.js';
 import { beyondPlanes, CUT_PARAMS, findCutPlanes, type Plane } from './cuts.js';
 import { fitFaceBlock, loadFacePrior } from './face-prior.js';
 import { headMask, HEAD_MASK_PARAMS, type HeadMask } from './head.js';
-import { dilate, erode, largestComponent, openCross } from '../volume/morphology.js';
+import { dilate, erode, largestComponent, openCross, squaredDistance } from '../volume/morphology.js';
 import { countSet as countOnes, voxelCount, type Dims, type Vec3 } from '../volume/shape.js';
 import { downsampleMean, resampleLinear } from './resample.js';
 import { fromRas, rasDims, rasSpacing, reorientationOf, toRas, type Reorientation, type Volume } from './volume.js';
@@ -292,9 +292,32 @@ function touchesGridEdge(mask: Uint8Array, dims: Dims): boolean {
 }
 
 /**
- * Brain-only image: the anatomy is (nearly) all brain. With the network: the anatomy mask hardly
- * exceeds the brain mask. Classically: under 2.2 L of anatomy floating free in the field of view
- * with the rest at the image minimum (a slab acquisition touches the grid edges instead).
+ * Share of the anatomy's surface (grid-edge voxels aside) within `mm` of the brain: near 1 for a
+ * brain-only image, low for a head, whose surface is scalp a centimetre or more from the brain.
+ */
+function surfaceNearBrainShare(anatomy: Uint8Array, brain: Uint8Array, vol: Volume, mm: number): number {
+  const [nx, ny, nz] = vol.dims;
+  const nxy = nx * ny;
+  const d2 = squaredDistance(brain, vol.dims, vol.spacing);
+  let surface = 0;
+  let near = 0;
+  for (let k = 1; k < nz - 1; k++)
+    for (let j = 1; j < ny - 1; j++)
+      for (let i = 1, p = 1 + nx * j + nxy * k; i < nx - 1; i++, p++) {
+        if (!anatomy[p]) continue;
+        if (anatomy[p - 1] && anatomy[p + 1] && anatomy[p - nx] && anatomy[p + nx] && anatomy[p - nxy] && anatomy[p + nxy]) continue;
+        surface++;
+        if (d2[p] <= mm * mm) near++;
+      }
+  return surface ? near / surface : 0;
+}
+
+/**
+ * Brain-only image: the anatomy is (nearly) all brain. With the network, two signals must agree:
+ * most of the anatomy lies in the brain mask, and much of the anatomy's surface lies next to the
+ * brain (a plane cut or a face block raises the first on a head, never the second). Classically:
+ * under 2.2 L of anatomy floating free in the field of view with the rest at the image minimum (a
+ * slab acquisition touches the grid edges instead).
  */
 function skullStrippedEvidence(head: HeadMask, brain: BrainEstimate, vol: Volume): { stripped: boolean; confidence: number; evidence: Record<string, unknown> } {
   const headMl = volumeMl(head.mask, vol);
@@ -303,15 +326,22 @@ function skullStrippedEvidence(head: HeadMask, brain: BrainEstimate, vol: Volume
   for (let i = 0; i < head.mask.length; i++) inside += head.mask[i] & brain.mask[i];
   const brainShareOfHead = countOnes(head.mask) ? inside / countOnes(head.mask) : 0;
   const edge = touchesGridEdge(head.mask, vol.dims);
-  const evidence = { headMl: round(headMl), brainMl: round(brainMl), brainShareOfHead: round(brainShareOfHead, 3), touchesGridEdge: edge, exactMinFraction: round(head.intensity.exactMinFraction, 3) };
+  const evidence: Record<string, unknown> = { headMl: round(headMl), brainMl: round(brainMl), brainShareOfHead: round(brainShareOfHead, 3), touchesGridEdge: edge, exactMinFraction: round(head.intensity.exactMinFraction, 3) };
   if (brain.method === 'mindgrab') {
-    const stripped = brainShareOfHead > 0.8 && headMl < 2600;
-    const confidence = stripped ? clamp01((brainShareOfHead - 0.8) / 0.15) * 0.5 + 0.5 : clamp01((0.8 - brainShareOfHead) / 0.3) * 0.5 + 0.5;
+    const t = SKULL_STRIP_PARAMS;
+    const surfaceNear = surfaceNearBrainShare(head.mask, brain.mask, vol, t.surfaceNearMm);
+    evidence.surfaceNearBrain = round(surfaceNear, 3);
+    const stripped = brainShareOfHead > t.minBrainShare && surfaceNear > t.minSurfaceNear && headMl < t.maxAnatomyMl;
+    const margin = Math.min((brainShareOfHead - t.minBrainShare) / 0.15, (surfaceNear - t.minSurfaceNear) / 0.2);
+    const confidence = 0.5 + 0.5 * clamp01(stripped ? margin : -margin);
     return { stripped, confidence, evidence };
   }
   const stripped = headMl < 2200 && !edge && head.intensity.exactMinFraction > 0.3;
   return { stripped, confidence: 0.6, evidence };
 }
+
+/** Thresholds of the skull-stripping test with the network's brain. */
+export const SKULL_STRIP_PARAMS = { minBrainShare: 0.7, surfaceNearMm: 5, minSurfaceNear: 0.35, maxAnatomyMl: 2600 };
 
 function clamp01(v: number): number {
   return Math.max(0, Math.min(1, v));
@@ -498,6 +528,7 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
         cuts: cutParams,
         workGridMm: prepared.factor.some((f) => f > 1) ? vol.spacing.map((v) => round(v, 3)) : undefined,
         blur: BLUR_PARAMS,
+        skullStrip: SKULL_STRIP_PARAMS,
         wouldBeHead: WOULD_BE_HEAD_PARAMS,
         evidence: finding.evidence,
       },
