@@ -1,5 +1,7 @@
-// Face blurring: a region on the face side where the tissue has lost its fine texture, compared with
-// the rest of the scalp, often with intensity smeared out into the air in front of it.
+// Face blurring: a region on the face side where the tissue has lost its fine texture or its sharp
+// edges, compared with the rest of the scalp, often with intensity smeared out into the air in front
+// of it. Noise added over a blur refills the fine texture but not the edges: the strongest edge
+// near a voxel, on a lightly smoothed image, stays weak.
 import { ALL_AXES_EDGED, dilate, fillHoles, gaussianSmooth, largestComponent } from '../volume/morphology.js';
 import type { Dims, Vec3 } from '../volume/shape.js';
 import { median } from '../volume/statistics.js';
@@ -12,9 +14,15 @@ export interface BlurParams {
   poolMm: number;
   /** A voxel is smooth when its detail ratio is below this fraction of the scalp's median. */
   lowFraction: number;
-  /** Share of face-zone tissue that must be smooth, and the most the rest of the scalp may be. */
+  /** Edges: gradient of the image smoothed at edgeMm, its maximum within ±edgeReachMm over the local maximum level. */
+  edgeMm: number;
+  edgeReachMm: number;
+  /** A voxel is also smooth when its edge ratio is below this fraction of the scalp's median. */
+  edgeFraction: number;
+  /** Share of face-zone tissue that must be smooth, and the most the rest of the scalp may be (or, if more, that share of the face zone's). */
   minFaceShare: number;
   maxElsewhereShare: number;
+  maxElsewhereOfFace: number;
   /** Neighbourhood (Gaussian sigma, mm) and share of smooth voxels that make a voxel part of the region. */
   voteMm: number;
   voteShare: number;
@@ -28,8 +36,12 @@ export const BLUR_PARAMS: BlurParams = {
   detailMm: 1.2,
   poolMm: 3,
   lowFraction: 0.3,
+  edgeMm: 1,
+  edgeReachMm: 4,
+  edgeFraction: 0.55,
   minFaceShare: 0.15,
   maxElsewhereShare: 0.12,
+  maxElsewhereOfFace: 0.5,
   minVolumeMm3: 20000,
   voteMm: 4,
   voteShare: 0.35,
@@ -107,14 +119,17 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   const n = energy.length;
   const ratio = new Float32Array(n);
   for (let i = 0; i < n; i++) ratio[i] = energy[i] / Math.max(level[i] - min, floor);
+  const edge = edgeRatio(vol, f, cData.data, cDims, cSpacing, min, floor, params);
 
   const zone = faceZone(cBrain, cVol);
   const nearBrain = dilate(cBrain, cDims, cSpacing, 3);
-  const scalpRatios: number[] = [];
-  for (let i = 0; i < n; i++) if (cHead[i] && !nearBrain[i] && !zone[i]) scalpRatios.push(ratio[i]);
-  const reference = scalpRatios.length ? median(scalpRatios, { method: 'higher', float64: true }) : 0;
+  const scalp = new Uint8Array(n);
+  for (let i = 0; i < n; i++) scalp[i] = cHead[i] && !nearBrain[i] && !zone[i] ? 1 : 0;
+  const reference = medianIn(ratio, scalp);
+  const edgeReference = medianIn(edge, scalp);
   const low = new Uint8Array(n);
-  for (let i = 0; i < n; i++) low[i] = level[i] - min > 0.5 * floor && ratio[i] < params.lowFraction * reference ? 1 : 0;
+  for (let i = 0; i < n; i++)
+    low[i] = level[i] - min > 0.5 * floor && (ratio[i] < params.lowFraction * reference || edge[i] < params.edgeFraction * edgeReference) ? 1 : 0;
 
   let zoneTissue = 0, zoneLow = 0, elseTissue = 0, elseLow = 0;
   for (let i = 0; i < n; i++) {
@@ -160,6 +175,75 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   let count = 0;
   for (let i = 0; i < region.length; i++) count += region[i];
   const volumeMm3 = count * vol.spacing[0] * vol.spacing[1] * vol.spacing[2];
-  const detected = faceShare >= params.minFaceShare && elsewhereShare <= params.maxElsewhereShare && volumeMm3 >= params.minVolumeMm3;
+  const maxElsewhere = maxElsewhereShare(faceShare, params);
+  const detected = faceShare >= params.minFaceShare && elsewhereShare <= maxElsewhere && volumeMm3 >= params.minVolumeMm3;
   return { detected, mask: region, faceShare, elsewhereShare, volumeMm3 };
+}
+
+/** The most of the rest of the scalp that may be smooth when a face-zone share is smooth. */
+export function maxElsewhereShare(faceShare: number, params: BlurParams = BLUR_PARAMS): number {
+  return Math.max(params.maxElsewhereShare, params.maxElsewhereOfFace * faceShare);
+}
+
+function medianIn(values: Float32Array, mask: Uint8Array): number {
+  const picked: number[] = [];
+  for (let i = 0; i < values.length; i++) if (mask[i]) picked.push(values[i]);
+  return picked.length ? median(picked, { method: 'higher', float64: true }) : 0;
+}
+
+/**
+ * Strongest edge near each coarse voxel relative to the brightest level near it (per mm): the
+ * gradient magnitude of the image smoothed at edgeMm, block-averaged to the coarse grid, then the
+ * maxima of both within ±edgeReachMm. A sharp tissue boundary keeps it high on any contrast.
+ */
+function edgeRatio(vol: Volume, f: Vec3, cData: Float32Array, cDims: Dims, cSpacing: Vec3, min: number, floor: number, params: BlurParams): Float32Array {
+  const gradient = gradientMagnitude(gaussianSmooth(vol.data, vol.dims, vol.spacing, params.edgeMm), vol.dims, vol.spacing);
+  const reach = cSpacing.map((s) => Math.max(1, Math.round(params.edgeReachMm / s))) as Vec3;
+  const gMax = maxFilter(downsampleMean(gradient, vol.dims, f).data, cDims, reach);
+  const lMax = maxFilter(cData, cDims, reach);
+  const out = new Float32Array(cData.length);
+  for (let i = 0; i < out.length; i++) out[i] = gMax[i] / Math.max(lMax[i] - min, floor);
+  return out;
+}
+
+/** |∇v| by central differences (one-sided at the grid's edges), per mm. */
+function gradientMagnitude(v: Float32Array, dims: Dims, spacing: Vec3): Float32Array {
+  const [nx, ny, nz] = dims;
+  const nxy = nx * ny;
+  const out = new Float32Array(v.length);
+  const diff = (p: number, at: number, n: number, stride: number, s: number) => {
+    const lo = at > 0 ? p - stride : p;
+    const hi = at < n - 1 ? p + stride : p;
+    return hi === lo ? 0 : (v[hi] - v[lo]) / ((hi - lo) / stride) / s;
+  };
+  let p = 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, p++) {
+        const gx = diff(p, i, nx, 1, spacing[0]);
+        const gy = diff(p, j, ny, nx, spacing[1]);
+        const gz = diff(p, k, nz, nxy, spacing[2]);
+        out[p] = Math.sqrt(gx * gx + gy * gy + gz * gz);
+      }
+  return out;
+}
+
+/** Separable box maximum over ±reach[a] voxels along each axis a. */
+function maxFilter(v: Float32Array, dims: Dims, reach: Vec3): Float32Array {
+  const strides = [1, dims[0], dims[0] * dims[1]];
+  let src = v;
+  for (let a = 0; a < 3; a++) {
+    const out = new Float32Array(src.length);
+    const stride = strides[a];
+    const n = dims[a];
+    const r = reach[a];
+    for (let p = 0; p < src.length; p++) {
+      const at = Math.floor(p / stride) % n;
+      let m = src[p];
+      for (let d = Math.max(-r, -at); d <= Math.min(r, n - 1 - at); d++) if (src[p + d * stride] > m) m = src[p + d * stride];
+      out[p] = m;
+    }
+    src = out;
+  }
+  return src;
 }

@@ -7,7 +7,7 @@ import { affineOf, readNifti, writeNifti, NiftiValidationError, type NiftiHeader
 import { ModelError } from '../models/errors.js';
 import { modelPresent } from '../models/store.js';
 import { requestedProvider, type ExecutionProvider } from '../models/session.js';
-import { detectBlur, BLUR_PARAMS } from './blur.js';
+import { detectBlur, maxElsewhereShare, BLUR_PARAMS } from './blur.js';
 import { networkBrainMask } from './brain.js';
 import { beyondPlanes, CUT_PARAMS, findCutPlanes, type Plane } from './cuts.js';
 import { fitFaceBlock, loadFacePrior } from './face-prior.js';
@@ -413,16 +413,23 @@ async function removedRegion(vol: Volume, reo: Reorientation, head: HeadMask, cu
 const BLOCK_MIN_HEAD_BEYOND = 0.003;
 
 /**
- * Cut detection on thick slices: a cut plane across slices of thickness t is a staircase whose RMS
- * about the plane is about t/√12, so the flatness limits grow with the thickest native voxel.
+ * Cut detection on coarse grids and thick slices: a cut plane sampled at voxel centres is a
+ * staircase whose RMS about the plane is about t/√12 for the coarsest voxel size t. Up to 2 mm the
+ * flatness limit adds that staircase to the surface's own flatness in quadrature (the limit is
+ * CUT_PARAMS' at 1 mm); over 2 mm (2-D multi-slice heads) the limits grow linearly and the normals
+ * may disagree more.
  */
 export function cutParamsFor(nativeSpacing: Vec3): typeof CUT_PARAMS {
   const thick = Math.max(...nativeSpacing);
-  if (thick <= 2) return CUT_PARAMS;
+  if (thick <= 1) return CUT_PARAMS;
+  const staircase1mm = 1 / 12;
+  const flatness = Math.sqrt(CUT_PARAMS.maxRmsMm ** 2 - staircase1mm);
+  const maxRmsMm = Math.sqrt(flatness ** 2 + (thick * thick) / 12);
+  if (thick <= 2) return { ...CUT_PARAMS, maxRmsMm };
   return {
     ...CUT_PARAMS,
     toleranceMm: Math.max(CUT_PARAMS.toleranceMm, 0.45 * thick),
-    maxRmsMm: Math.max(CUT_PARAMS.maxRmsMm, 0.65 + 0.3 * (thick - 1)),
+    maxRmsMm: Math.max(maxRmsMm, 0.65 + 0.3 * (thick - 1)),
     normalAgreement: 0.8,
   };
 }
@@ -465,7 +472,7 @@ async function findAnonymization(vol: Volume, reo: Reorientation, head: HeadMask
   const blur = detectBlur(vol, head.mask, brain.mask, head.intensity.threshold, head.intensity.min);
   evidence.blur = { faceShare: round(blur.faceShare, 3), elsewhereShare: round(blur.elsewhereShare, 3), volumeMl: round(blur.volumeMm3 / 1000) };
   if (blur.detected) {
-    const confidence = clamp01(0.5 + (blur.faceShare - BLUR_PARAMS.minFaceShare) + (BLUR_PARAMS.maxElsewhereShare - blur.elsewhereShare));
+    const confidence = clamp01(0.5 + (blur.faceShare - BLUR_PARAMS.minFaceShare) + (maxElsewhereShare(blur.faceShare) - blur.elsewhereShare));
     return { type: 'blurred', confidence, mask: blur.mask, evidence };
   }
   if (planes.some((p) => p.kind === 'other')) warnings.push('flat_surface: a large flat facet that is neither a face-side cut nor the field of view edge');

@@ -330,9 +330,13 @@ export function zeroFraction(data: Float32Array): number {
   return n / data.length;
 }
 
-/** Reference head mask of any head: the non-zero rule where the air is exactly zero, else the noisy-air rule. */
+/**
+ * Reference head mask of any head: the non-zero rule where most of the grid is exactly zero (air
+ * stored as zero), else the noisy-air rule. The 3 mm GRE has a third of its grid at zero but noise
+ * in the rest of its air, which the non-zero rule would count as head.
+ */
 export function referenceHead(vol: Volume): Uint8Array {
-  return zeroFraction(vol.data) > 0.3 ? referenceHeadNonzero(vol) : referenceHeadNoisy(vol);
+  return zeroFraction(vol.data) > 0.5 ? referenceHeadNonzero(vol) : referenceHeadNoisy(vol);
 }
 
 /** Block-average a RAS image by integer factors (to make a big head cheaper to test). */
