@@ -37,13 +37,13 @@ const TARGET = { anonDice: 0.9, fbDice: 0.95, intactFalse: 0.005 };
  * other case is held to the targets. These are misses of issue #14, kept visible, not targets.
  */
 const ACHIEVED: Record<string, Partial<Record<CaseName, [boolean, number, number, number?]>>> = {
-  't1w_brainchop': { blur2: [true, 0.55, 0.95], blur2_noise: [false, 0, 0.95], blur4_noise: [true, 0.6, 0.95], skull_strip: [true, 0.83, 0.95] },
-  'philips_gre-fmapmag': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.63, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.84, 0.95] },
-  'philips_t1w': { blur2: [true, 0.43, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.8, 0.95] },
-  'siemens_t1w-hfdl': { blur2: [true, 0.37, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [true, 0.54, 0.95], skull_strip: [true, 0.73, 0.92] },
-  'siemens_t1w-hfdr': { blur2: [true, 0.37, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [true, 0.57, 0.95], skull_strip: [true, 0.7, 0.92] },
-  'siemens_t1w-hfp': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.56, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.83, 0.89] },
-  'siemens_t1w-hfs': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.55, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.8, 0.89] },
+  't1w_brainchop': { blur2: [true, 0.7, 0.95], blur2_noise: [false, 0, 0.95], blur4_noise: [true, 0.71, 0.95], skull_strip: [true, 0.83, 0.95] },
+  'philips_gre-fmapmag': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.64, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.84, 0.95] },
+  'philips_t1w': { blur2: [true, 0.54, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.8, 0.95] },
+  'siemens_t1w-hfdl': { blur2: [true, 0.48, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.81, 0.95], blur4_noise: [true, 0.6, 0.95], skull_strip: [true, 0.73, 0.92] },
+  'siemens_t1w-hfdr': { blur2: [true, 0.5, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.8, 0.95], blur4_noise: [true, 0.62, 0.95], skull_strip: [true, 0.7, 0.92] },
+  'siemens_t1w-hfp': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.67, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.83, 0.89] },
+  'siemens_t1w-hfs': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.6, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.8, 0.89] },
   'flair_slab': { face_block: [false, 0, 0.95], blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.72, 0.95] },
 };
 

@@ -44,7 +44,7 @@ export const BLUR_PARAMS: BlurParams = {
   maxElsewhereOfFace: 0.5,
   minVolumeMm3: 20000,
   voteMm: 4,
-  voteShare: 0.35,
+  voteShare: 0.2,
   coarseMm: 2,
 };
 
