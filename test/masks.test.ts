@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readNiftiHeader, writeNifti, affineOf } from '../lib/nifti/index.js';
-import { computeMasks, fromDatasetDefacemask, MaskInputError, type MasksResult } from '../lib/masks/index.js';
+import { computeMasks, cutParamsFor, fromDatasetDefacemask, MaskInputError, type MasksResult } from '../lib/masks/index.js';
+import { CUT_PARAMS } from '../lib/masks/cuts.js';
 import { networkBrainMask } from '../lib/masks/brain.js';
 import { countSet as countOnes, dice } from '../lib/volume/shape.js';
 import { ModelError } from '../lib/models/errors.js';
@@ -428,6 +429,21 @@ describe('masks: bad input gives a reason', function () {
     assert.deepEqual(header.dim.slice(1, 4), [40, 36, 32]);
     assert.ok(result.warnings.some((w) => w.startsWith('oblique_affine')));
     assert.ok(result.files.fbMask.voxels > 0);
+  });
+});
+
+describe('masks: cut flatness limits per grid', function () {
+  it('are the 1 mm limits on 1 mm grids, add the staircase in quadrature up to 2 mm, and grow on thick slices', () => {
+    assert.deepEqual(cutParamsFor([1, 1, 1]), CUT_PARAMS);
+    assert.deepEqual(cutParamsFor([0.8, 0.8, 0.8]), CUT_PARAMS);
+    const at2 = cutParamsFor([2, 2, 2]);
+    assert.ok(Math.abs(at2.maxRmsMm - Math.sqrt(CUT_PARAMS.maxRmsMm ** 2 - 1 / 12 + 4 / 12)) < 1e-12);
+    assert.ok(at2.maxRmsMm > 0.81 && at2.maxRmsMm < 0.83, `${at2.maxRmsMm}`);
+    assert.equal(at2.minAreaMm2, CUT_PARAMS.minAreaMm2);
+    assert.equal(at2.normalAgreement, CUT_PARAMS.normalAgreement);
+    const at48 = cutParamsFor([4.8, 1, 1]);
+    assert.ok(Math.abs(at48.maxRmsMm - (0.65 + 0.3 * 3.8)) < 1e-12);
+    assert.equal(at48.normalAgreement, 0.8);
   });
 });
 
