@@ -4,7 +4,7 @@
 // near a voxel, on a lightly smoothed image, stays weak.
 import { ALL_AXES_EDGED, dilate, fillHoles, gaussianSmooth, largestComponent } from '../volume/morphology.js';
 import type { Dims, Vec3 } from '../volume/shape.js';
-import { median } from '../volume/statistics.js';
+import { median, valuesIn } from '../volume/statistics.js';
 import { downsampleMean, resampleLinear, upsampleNearest } from './resample.js';
 import type { Volume } from './volume.js';
 
@@ -125,8 +125,8 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   const nearBrain = dilate(cBrain, cDims, cSpacing, 3);
   const scalp = new Uint8Array(n);
   for (let i = 0; i < n; i++) scalp[i] = cHead[i] && !nearBrain[i] && !zone[i] ? 1 : 0;
-  const reference = medianIn(ratio, scalp);
-  const edgeReference = medianIn(edge, scalp);
+  const reference = median(valuesIn(ratio, scalp), { method: 'higher', float64: true });
+  const edgeReference = median(valuesIn(edge, scalp), { method: 'higher', float64: true });
   const low = new Uint8Array(n);
   for (let i = 0; i < n; i++)
     low[i] = level[i] - min > 0.5 * floor && (ratio[i] < params.lowFraction * reference || edge[i] < params.edgeFraction * edgeReference) ? 1 : 0;
@@ -183,12 +183,6 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
 /** The most of the rest of the scalp that may be smooth when a face-zone share is smooth. */
 export function maxElsewhereShare(faceShare: number, params: BlurParams = BLUR_PARAMS): number {
   return Math.max(params.maxElsewhereShare, params.maxElsewhereOfFace * faceShare);
-}
-
-function medianIn(values: Float32Array, mask: Uint8Array): number {
-  const picked: number[] = [];
-  for (let i = 0; i < values.length; i++) if (mask[i]) picked.push(values[i]);
-  return picked.length ? median(picked, { method: 'higher', float64: true }) : 0;
 }
 
 /**

@@ -329,10 +329,13 @@ function skullStrippedEvidence(head: HeadMask, brain: BrainEstimate, vol: Volume
   const evidence: Record<string, unknown> = { headMl: round(headMl), brainMl: round(brainMl), brainShareOfHead: round(brainShareOfHead, 3), touchesGridEdge: edge, exactMinFraction: round(head.intensity.exactMinFraction, 3) };
   if (brain.method === 'mindgrab') {
     const t = SKULL_STRIP_PARAMS;
-    const surfaceNear = surfaceNearBrainShare(head.mask, brain.mask, vol, t.surfaceNearMm);
-    evidence.surfaceNearBrain = round(surfaceNear, 3);
-    const stripped = brainShareOfHead > t.minBrainShare && surfaceNear > t.minSurfaceNear && headMl < t.maxAnatomyMl;
-    const margin = Math.min((brainShareOfHead - t.minBrainShare) / 0.15, (surfaceNear - t.minSurfaceNear) / 0.2);
+    const candidate = brainShareOfHead > t.minBrainShare && headMl < t.maxAnatomyMl;
+    // The distance transform is only worth computing where the first signal already holds.
+    const surfaceNear = candidate ? surfaceNearBrainShare(head.mask, brain.mask, vol, t.surfaceNearMm) : 0;
+    if (candidate) evidence.surfaceNearBrain = round(surfaceNear, 3);
+    const stripped = candidate && surfaceNear > t.minSurfaceNear;
+    const shareMargin = (brainShareOfHead - t.minBrainShare) / 0.15;
+    const margin = candidate ? Math.min(shareMargin, (surfaceNear - t.minSurfaceNear) / 0.2) : shareMargin;
     const confidence = 0.5 + 0.5 * clamp01(stripped ? margin : -margin);
     return { stripped, confidence, evidence };
   }
