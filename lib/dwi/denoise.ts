@@ -21,6 +21,9 @@
 // tridiagonalisation and implicit QR (see eigen.ts).
 import { SymmetricEigen } from './eigen.js';
 
+/** Eigenvalues far below float32 data's precision need no refining (see SymmetricEigen). */
+const EIGEN_DEFLATION = 1e-10;
+
 export type NoiseEstimator = 'cordero-grande' | 'veraart';
 
 export interface MppcaOptions {
@@ -208,42 +211,53 @@ export function denoiseSlices(
   const slice = sliceRing(source, ez, nxy * m);
   const planes = new Float64Array(nx * packed); // per-x Gram over the current (y, z) window
   const gram = new Float64Array(packed);
-  const eig = new SymmetricEigen(m);
+  const eig = new SymmetricEigen(m, { deflation: EIGEN_DEFLATION });
   const y = new Float64Array(m);
   const sortedValues = new Float64Array(m);
   const mp = { sigma2: 0, noiseCount: 0 };
   const scales = marchenkoPasturScales(r, q, opts.estimator);
   let signalTotal = 0;
 
-  // planes[x] += sign · Σ_{z' in window} v vᵀ for the voxel column (x, yy).
-  const addRow = (yy: number, z0: number, sign: number): void => {
+  // Per z, each image row's column sums Σ_{z' in window} v vᵀ (one packed triangle per x) are
+  // built once and kept in a ring while the y window passes over them: sliding y then costs two
+  // additions of a row instead of 2·ez outer products.
+  const rowDepth = ey + 1;
+  const rowSums = Array.from({ length: rowDepth }, () => new Float64Array(nx * packed));
+  const rowY = new Int32Array(rowDepth);
+  const rowSum = (yy: number, z0: number): Float64Array => {
+    const k = yy % rowDepth;
+    const sums = rowSums[k];
+    if (rowY[k] === yy) return sums;
+    sums.fill(0);
     for (let zz = z0; zz < z0 + ez; zz++) {
       const s = slice(zz);
       for (let x = 0; x < nx; x++) {
         const v = (yy * nx + x) * m;
-        const p = x * packed;
-        let off = p;
+        let off = x * packed;
         for (let i = 0; i < m; i++) {
-          const vi = sign * s[v + i];
-          for (let j = 0; j <= i; j++) planes[off + j] += vi * s[v + j];
+          const vi = s[v + i];
+          for (let j = 0; j <= i; j++) sums[off + j] += vi * s[v + j];
           off += i + 1;
         }
       }
     }
+    rowY[k] = yy;
+    return sums;
   };
 
   for (let z = zStart; z < zEnd; z++) {
     const z0 = windowStart(z, hz, ez, nz);
     for (let zz = z0; zz < z0 + ez; zz++) slice(zz);
     const center = slice(z);
+    rowY.fill(-1);
     planes.fill(0);
     let y0 = windowStart(0, hy, ey, ny);
-    for (let yy = y0; yy < y0 + ey; yy++) addRow(yy, z0, 1);
+    for (let yy = y0; yy < y0 + ey; yy++) addPlane(planes, rowSum(yy, z0), 0, planes.length, 1);
     for (let yc = 0; yc < ny; yc++) {
       const ny0 = windowStart(yc, hy, ey, ny);
       while (y0 < ny0) {
-        addRow(y0, z0, -1);
-        addRow(y0 + ey, z0, 1);
+        addPlane(planes, rowSum(y0, z0), 0, planes.length, -1);
+        addPlane(planes, rowSum(y0 + ey, z0), 0, planes.length, 1);
         y0++;
       }
       gram.fill(0);
@@ -301,7 +315,7 @@ function addPlane(gram: Float64Array, planes: Float64Array, offset: number, leng
 function denoiseSlicesSmallWindow(data: Float32Array, shape: readonly number[], zStart: number, zEnd: number, source: SliceSource, noiseMap: Float32Array, opts: SliceDenoiseOptions): { signalComponents: number } {
   const { nx, ny, nz, m, ex, ey, ez, hx, hy, hz, n, nxy, nvox } = windowGeometry(shape, opts.extent);
   const slice = sliceRing(source, ez, nxy * m);
-  const eig = new SymmetricEigen(n);
+  const eig = new SymmetricEigen(n, { deflation: EIGEN_DEFLATION });
   const cols = new Int32Array(n); // offsets of the window voxels: slice index·(big) + position
   const colSlice: Float32Array[] = new Array(n);
   const w = new Float64Array(n);

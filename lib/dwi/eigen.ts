@@ -21,9 +21,16 @@ export class SymmetricEigen {
   private rotS: Float64Array;
   private rotCount = 0;
   private readonly order: Int32Array;
+  private readonly deflation: number;
 
-  constructor(n: number) {
+  /**
+   * `deflation`: an off-diagonal entry under this share of the tridiagonal matrix's norm also counts
+   * as zero. Each such deflation moves eigenvalues by at most that much, so a share far below the
+   * data's own precision ends QR sweeps that would only refine the smallest eigenvalues' last digits.
+   */
+  constructor(n: number, opts: { deflation?: number } = {}) {
     this.n = n;
+    this.deflation = opts.deflation ?? 0;
     this.a = new Float64Array(n * n);
     this.values = new Float64Array(n);
     this.offDiag = new Float64Array(n);
@@ -176,17 +183,20 @@ export class SymmetricEigen {
     let rotIndex = this.rotIndex, rotC = this.rotC, rotS = this.rotS;
     let count = 0;
     const eps = 2.220446049250313e-16;
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]) + (i > 0 ? Math.abs(e[i - 1]) : 0));
+    const tol = this.deflation * norm;
     let hi = n - 1;
     let iterations = 0;
     const maxIterations = 60 * n;
     while (hi > 0) {
-      if (Math.abs(e[hi - 1]) <= eps * (Math.abs(d[hi - 1]) + Math.abs(d[hi]))) {
+      if (Math.abs(e[hi - 1]) <= eps * (Math.abs(d[hi - 1]) + Math.abs(d[hi])) || Math.abs(e[hi - 1]) <= tol) {
         e[hi - 1] = 0;
         hi--;
         continue;
       }
       let lo = hi - 1;
-      while (lo > 0 && Math.abs(e[lo - 1]) > eps * (Math.abs(d[lo - 1]) + Math.abs(d[lo]))) lo--;
+      while (lo > 0 && Math.abs(e[lo - 1]) > eps * (Math.abs(d[lo - 1]) + Math.abs(d[lo])) && Math.abs(e[lo - 1]) > tol) lo--;
       if (lo > 0) e[lo - 1] = 0;
       if (++iterations > maxIterations) break;
       if (record && count + (hi - lo) > rotIndex.length) {
