@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import {
   type DwiInputReason,
 } from '../lib/dwi/index.js';
 import { SymmetricEigen } from '../lib/dwi/eigen.js';
+import { TRIDIAGONALIZE_WASM_SHA256 } from '../lib/dwi/wasm/tridiagonalize.wasm.js';
 import { BatchFft, Fft } from '../lib/dwi/fft.js';
 import { parseBvec } from '../lib/dwi/gradients.js';
 import { parallelDenoise, parallelFitTensor, parallelGibbs } from '../lib/dwi/parallel.js';
@@ -67,26 +69,41 @@ describe('DWI derivation', function () {
 
   describe('numerics', () => {
     it('decomposes symmetric matrices (eigenbasis round trip, A·u = λ·u)', () => {
-      const n = 17;
-      const eig = new SymmetricEigen(n);
-      const a = new Float64Array(n * n);
       let seed = 3;
       const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
-      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = rnd() + (i < 3 && j < 3 ? 4 : 0);
-      eig.a.set(a);
-      eig.decompose(true);
-      for (let k = 0; k < n; k++) {
-        const u = new Float64Array(n);
-        u[k] = 1;
-        eig.fromEigenbasis(u);
-        for (let r = 0; r < n; r++) {
-          let s = 0;
-          for (let c = 0; c < n; c++) s += a[r * n + c] * u[c];
-          assert.ok(Math.abs(s - eig.values[k] * u[r]) < 1e-12);
+      // Sizes around the kernel's 4- and 2-lane steps; `blocks` zeroes the coupling between the
+      // first half and the rest, so some columns are already reduced (β = 0).
+      for (const [n, blocks] of [[1, false], [2, false], [3, false], [6, false], [17, false], [17, true], [65, false], [66, true]] as const) {
+        const eig = new SymmetricEigen(n);
+        const a = new Float64Array(n * n);
+        const half = Math.floor(n / 2);
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j <= i; j++) {
+            const coupled = !blocks || (i < half) === (j < half);
+            a[i * n + j] = a[j * n + i] = coupled ? rnd() + (i < 3 && j < 3 ? 4 : 0) : 0;
+          }
+        }
+        eig.a.set(a);
+        eig.decompose(true);
+        for (let k = 0; k < n; k++) {
+          const u = new Float64Array(n);
+          u[k] = 1;
+          eig.fromEigenbasis(u);
+          for (let r = 0; r < n; r++) {
+            let s = 0;
+            for (let c = 0; c < n; c++) s += a[r * n + c] * u[c];
+            assert.ok(Math.abs(s - eig.values[k] * u[r]) < 1e-12, `n=${n}${blocks ? ' (blocks)' : ''}: A·u − λu = ${s - eig.values[k] * u[r]}`);
+          }
         }
       }
       const e3 = eigenSymmetric3([2, 1, 1, 0.5, 0, 0]);
       assert.ok(Math.abs(e3.values[0] - 2.2071067811865475) < 1e-12 && Math.abs(e3.values[2] - 0.7928932188134524) < 1e-12);
+    });
+
+    it('runs the tridiagonalisation kernel built from its committed source', async () => {
+      const source = await fs.readFile(new URL('../lib/dwi/wasm/tridiagonalize.c', import.meta.url));
+      const sha256 = createHash('sha256').update(source).digest('hex');
+      assert.equal(sha256, TRIDIAGONALIZE_WASM_SHA256, 'tridiagonalize.c changed: run lib/dwi/wasm/build.sh');
     });
 
     it('deflates below a share of the norm: fewer rotations, eigenpairs within that share', () => {

@@ -1,9 +1,25 @@
 // Symmetric eigen-decomposition without allocations in the hot path:
-// Householder tridiagonalisation followed by implicit QR with Wilkinson
-// shifts. Instead of forming eigenvectors (O(n³) more work), the Givens
+// Householder tridiagonalisation (WebAssembly) followed by implicit QR with
+// Wilkinson shifts. Instead of forming eigenvectors (O(n³) more work), the Givens
 // rotations are recorded so that one vector can be taken into the eigenbasis
 // and back: enough to project a vector onto a subset of eigenvectors, which is
 // all that MP-PCA needs per voxel.
+
+import { TRIDIAGONALIZE_WASM } from './wasm/tridiagonalize.wasm.js';
+
+/** wasm/tridiagonalize.c's entry point; pointers are byte offsets into its memory. */
+type TridiagonalizeKernel = (n: number, a: number, d: number, e: number, beta: number, p: number, house: number, q: number) => void;
+
+/** The kernel's stack (build.sh links it first, 16 KiB); arrays start after it. */
+const WASM_STACK_BYTES = 16384;
+
+let compiledTridiagonalize: WebAssembly.Module | undefined;
+
+/** Compiled once per thread; each SymmetricEigen gets its own instance and memory. */
+function tridiagonalizeModule(): WebAssembly.Module {
+  compiledTridiagonalize ??= new WebAssembly.Module(Buffer.from(TRIDIAGONALIZE_WASM, 'base64'));
+  return compiledTridiagonalize;
+}
 
 export class SymmetricEigen {
   readonly n: number;
@@ -22,6 +38,7 @@ export class SymmetricEigen {
   private rotCount = 0;
   private readonly order: Int32Array;
   private readonly deflation: number;
+  private readonly kernel: TridiagonalizeKernel;
 
   /**
    * `deflation`: an off-diagonal entry under this share of the tridiagonal matrix's norm also counts
@@ -31,13 +48,24 @@ export class SymmetricEigen {
   constructor(n: number, opts: { deflation?: number } = {}) {
     this.n = n;
     this.deflation = opts.deflation ?? 0;
-    this.a = new Float64Array(n * n);
-    this.values = new Float64Array(n);
-    this.offDiag = new Float64Array(n);
-    this.beta = new Float64Array(n);
-    this.p = new Float64Array(n);
-    this.house = new Float64Array(n * n);
-    this.q = new Float64Array(n);
+    // The arrays the kernel works on live in its own memory, after its stack.
+    const bytes = WASM_STACK_BYTES + 8 * (2 * n * n + 5 * n);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    const instance = new WebAssembly.Instance(tridiagonalizeModule(), { env: { memory } });
+    this.kernel = instance.exports.tridiagonalize as TridiagonalizeKernel;
+    let offset = WASM_STACK_BYTES;
+    const take = (length: number) => {
+      const view = new Float64Array(memory.buffer, offset, length);
+      offset += 8 * length;
+      return view;
+    };
+    this.a = take(n * n);
+    this.house = take(n * n);
+    this.values = take(n);
+    this.offDiag = take(n);
+    this.beta = take(n);
+    this.p = take(n);
+    this.q = take(n);
     const cap = Math.max(64, 8 * n * n);
     this.rotIndex = new Int32Array(cap);
     this.rotC = new Float64Array(cap);
@@ -55,124 +83,13 @@ export class SymmetricEigen {
   }
 
   /**
-   * Householder reduction A = Q T Qᵀ; reflector k is I - β_k v_k v_kᵀ with v_k
-   * stored in row k of `house` (v_k[k+1] = 1). The rank-2 update of step k is
-   * fused with the matrix-vector product of step k+1 (one pass over A per step).
+   * Householder reduction A = Q T Qᵀ (values = T's diagonal, offDiag its off-diagonal); reflector k
+   * is I - β_k v_k v_kᵀ with v_k stored in row k of `house` (v_k[k+1] = 1). It is the O(n³) part,
+   * so it runs as WebAssembly with SIMD (wasm/tridiagonalize.c), on this object's arrays in place.
    */
   private tridiagonalize(): void {
-    const { n, a, values: d, offDiag: e, beta, p, house } = this;
-    if (n > 2 && this.makeReflector(0)) {
-      // p_0 = β_0 · A[1:,1:] · v_0 (lower triangle).
-      const v = house;
-      for (let i = 1; i < n; i++) p[i] = 0;
-      for (let i = 1; i < n; i++) {
-        const vi = v[i];
-        const row = i * n;
-        let acc = a[row + i] * vi;
-        for (let j = 1; j < i; j++) {
-          const aij = a[row + j];
-          acc += aij * v[j];
-          p[j] += aij * vi;
-        }
-        p[i] += acc;
-      }
-      for (let i = 1; i < n; i++) p[i] *= beta[0];
-    }
-    for (let k = 0; k < n - 2; k++) {
-      const s = k + 1;
-      const hv = k * n;
-      const b = beta[k];
-      if (b !== 0) {
-        // w = p - (β pᵀv / 2) v
-        let pv = 0;
-        for (let i = s; i < n; i++) pv += p[i] * house[hv + i];
-        const half = (b * pv) / 2;
-        for (let i = s; i < n; i++) p[i] -= half * house[hv + i];
-        // Column s and the diagonal entry first: they define the next reflector.
-        const ws = p[s];
-        a[s * n + s] -= 2 * ws;
-        for (let i = s + 1; i < n; i++) a[i * n + s] -= house[hv + i] * ws + p[i];
-      }
-      const nextK = k + 1;
-      const hasNext = nextK < n - 2 && this.makeReflector(nextK);
-      const nv = nextK * n;
-      const s2 = s + 1;
-      if (b === 0 && !hasNext) continue;
-      // Fused pass over A[s2:, s2:]: apply the update of step k, accumulate p_{k+1}.
-      const w = p;
-      const q = this.q;
-      if (hasNext) for (let i = s2; i < n; i++) q[i] = 0;
-      for (let i = s2; i < n; i++) {
-        const row = i * n;
-        const vi = house[hv + i];
-        const wi = w[i];
-        if (hasNext) {
-          const nvi = house[nv + i];
-          let acc = 0;
-          if (b !== 0) {
-            for (let j = s2; j < i; j++) {
-              const aij = a[row + j] - (vi * w[j] + wi * house[hv + j]);
-              a[row + j] = aij;
-              acc += aij * house[nv + j];
-              q[j] += aij * nvi;
-            }
-            const aii = a[row + i] - 2 * vi * wi;
-            a[row + i] = aii;
-            acc += aii * nvi;
-          } else {
-            for (let j = s2; j < i; j++) {
-              const aij = a[row + j];
-              acc += aij * house[nv + j];
-              q[j] += aij * nvi;
-            }
-            acc += a[row + i] * nvi;
-          }
-          q[i] += acc;
-        } else {
-          for (let j = s2; j <= i; j++) a[row + j] -= vi * w[j] + wi * house[hv + j];
-        }
-      }
-      if (hasNext) {
-        const bn = beta[nextK];
-        for (let i = s2; i < n; i++) p[i] = q[i] * bn;
-      }
-    }
-    for (let i = 0; i < n; i++) d[i] = a[i * n + i];
-    for (let k = 0; k < n - 2; k++) if (beta[k] === 0) e[k] = a[(k + 1) * n + k];
-    if (n >= 2) e[n - 2] = a[(n - 1) * n + (n - 2)];
-    if (n >= 1) e[n - 1] = 0;
-  }
-
-  /**
-   * Reflector k from column k below the diagonal (entries k+1..n-1, already
-   * updated). Returns false (β = 0) when the column is already reduced.
-   */
-  private makeReflector(k: number): boolean {
-    const { n, a, beta, offDiag: e, house } = this;
-    const s = k + 1;
-    const hv = k * n;
-    let sigma = 0;
-    for (let i = s + 1; i < n; i++) {
-      const x = a[i * n + k];
-      house[hv + i] = x;
-      sigma += x * x;
-    }
-    const x0 = a[s * n + k];
-    house[hv + s] = 1;
-    if (sigma === 0) {
-      beta[k] = 0;
-      e[k] = x0;
-      for (let i = s + 1; i < n; i++) house[hv + i] = 0;
-      return false;
-    }
-    const mu = Math.sqrt(x0 * x0 + sigma);
-    // Parlett's choice avoids cancellation; H x = mu·e1 in both branches.
-    const v0 = x0 <= 0 ? x0 - mu : -sigma / (x0 + mu);
-    beta[k] = (2 * v0 * v0) / (sigma + v0 * v0);
-    const inv = 1 / v0;
-    for (let i = s + 1; i < n; i++) house[hv + i] *= inv;
-    e[k] = mu;
-    return true;
+    this.kernel(this.n, this.a.byteOffset, this.values.byteOffset, this.offDiag.byteOffset, this.beta.byteOffset,
+      this.p.byteOffset, this.house.byteOffset, this.q.byteOffset);
   }
 
   /** Implicit symmetric QR with Wilkinson shifts on (values, offDiag). */

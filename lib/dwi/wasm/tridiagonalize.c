@@ -1,0 +1,143 @@
+// Householder tridiagonalisation of a symmetric n×n matrix, compiled to WebAssembly with SIMD
+// (see build.sh). It is the O(n³) part of SymmetricEigen (eigen.ts), which documents the
+// algorithm; this is the same computation with two lanes per instruction and no bounds checks.
+// Arrays live in the memory that JavaScript passes in; all pointers are into it.
+#include <wasm_simd128.h>
+
+typedef double f64;
+
+// Reflector k from column k below the diagonal (rows k+1..n-1). Returns 0 (β = 0) when the
+// column is already reduced.
+static int make_reflector(int n, int k, f64 *a, f64 *beta, f64 *e, f64 *house) {
+  const int s = k + 1;
+  f64 *hv = house + k * n;
+  f64 sigma = 0;
+  for (int i = s + 1; i < n; i++) {
+    const f64 x = a[i * n + k];
+    hv[i] = x;
+    sigma += x * x;
+  }
+  const f64 x0 = a[s * n + k];
+  hv[s] = 1;
+  if (sigma == 0) {
+    beta[k] = 0;
+    e[k] = x0;
+    for (int i = s + 1; i < n; i++) hv[i] = 0;
+    return 0;
+  }
+  const f64 mu = __builtin_sqrt(x0 * x0 + sigma);
+  // Parlett's choice avoids cancellation; H x = mu·e1 in both branches.
+  const f64 v0 = x0 <= 0 ? x0 - mu : -sigma / (x0 + mu);
+  beta[k] = (2 * v0 * v0) / (sigma + v0 * v0);
+  const f64 inv = 1 / v0;
+  for (int i = s + 1; i < n; i++) hv[i] *= inv;
+  e[k] = mu;
+  return 1;
+}
+
+static inline f64 hsum(v128_t v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1); }
+
+// Row i of the fused pass, columns from..i-1: A[i,j] -= vi·w[j] + wi·hv[j]; returns Σ A[i,j]·hn[j]
+// and adds A[i,j]·nvi to q[j].
+static inline f64 update_row(f64 *ar, const f64 *w, const f64 *hv, const f64 *hn, f64 *q, int from, int to,
+                             f64 vi, f64 wi, f64 nvi) {
+  const v128_t vvi = wasm_f64x2_splat(vi), vwi = wasm_f64x2_splat(wi), vnvi = wasm_f64x2_splat(nvi);
+  v128_t acc0 = wasm_f64x2_splat(0), acc1 = wasm_f64x2_splat(0);
+  int j = from;
+  for (; j + 3 < to; j += 4) {
+    v128_t a0 = wasm_v128_load(ar + j), a1 = wasm_v128_load(ar + j + 2);
+    a0 = wasm_f64x2_sub(a0, wasm_f64x2_add(wasm_f64x2_mul(vvi, wasm_v128_load(w + j)), wasm_f64x2_mul(vwi, wasm_v128_load(hv + j))));
+    a1 = wasm_f64x2_sub(a1, wasm_f64x2_add(wasm_f64x2_mul(vvi, wasm_v128_load(w + j + 2)), wasm_f64x2_mul(vwi, wasm_v128_load(hv + j + 2))));
+    wasm_v128_store(ar + j, a0);
+    wasm_v128_store(ar + j + 2, a1);
+    acc0 = wasm_f64x2_add(acc0, wasm_f64x2_mul(a0, wasm_v128_load(hn + j)));
+    acc1 = wasm_f64x2_add(acc1, wasm_f64x2_mul(a1, wasm_v128_load(hn + j + 2)));
+    wasm_v128_store(q + j, wasm_f64x2_add(wasm_v128_load(q + j), wasm_f64x2_mul(a0, vnvi)));
+    wasm_v128_store(q + j + 2, wasm_f64x2_add(wasm_v128_load(q + j + 2), wasm_f64x2_mul(a1, vnvi)));
+  }
+  f64 acc = hsum(wasm_f64x2_add(acc0, acc1));
+  for (; j < to; j++) {
+    const f64 x = ar[j] - (vi * w[j] + wi * hv[j]);
+    ar[j] = x;
+    acc += x * hn[j];
+    q[j] += x * nvi;
+  }
+  return acc;
+}
+
+// As update_row without the update (step k had β = 0).
+static inline f64 product_row(const f64 *ar, const f64 *hn, f64 *q, int from, int to, f64 nvi) {
+  const v128_t vnvi = wasm_f64x2_splat(nvi);
+  v128_t acc0 = wasm_f64x2_splat(0);
+  int j = from;
+  for (; j + 1 < to; j += 2) {
+    const v128_t a0 = wasm_v128_load(ar + j);
+    acc0 = wasm_f64x2_add(acc0, wasm_f64x2_mul(a0, wasm_v128_load(hn + j)));
+    wasm_v128_store(q + j, wasm_f64x2_add(wasm_v128_load(q + j), wasm_f64x2_mul(a0, vnvi)));
+  }
+  f64 acc = hsum(acc0);
+  for (; j < to; j++) {
+    acc += ar[j] * hn[j];
+    q[j] += ar[j] * nvi;
+  }
+  return acc;
+}
+
+// A = Q T Qᵀ. `a` (row-major, lower triangle read) is overwritten; d and e receive T's diagonal
+// and off-diagonal; reflector k is I - β_k v_k v_kᵀ with v_k in row k of `house`. p and q are
+// scratch vectors of n.
+__attribute__((export_name("tridiagonalize")))
+void tridiagonalize(int n, f64 *a, f64 *d, f64 *e, f64 *beta, f64 *p, f64 *house, f64 *q) {
+  if (n > 2 && make_reflector(n, 0, a, beta, e, house)) {
+    const f64 *v = house;
+    for (int i = 1; i < n; i++) p[i] = 0;
+    for (int i = 1; i < n; i++) p[i] += product_row(a + i * n, v, p, 1, i, v[i]) + a[i * n + i] * v[i];
+    for (int i = 1; i < n; i++) p[i] *= beta[0];
+  }
+  for (int k = 0; k < n - 2; k++) {
+    const int s = k + 1;
+    const f64 *hv = house + k * n;
+    const f64 b = beta[k];
+    if (b != 0) {
+      f64 pv = 0;
+      for (int i = s; i < n; i++) pv += p[i] * hv[i];
+      const f64 half = (b * pv) / 2;
+      for (int i = s; i < n; i++) p[i] -= half * hv[i];
+      const f64 ws = p[s];
+      a[s * n + s] -= 2 * ws;
+      for (int i = s + 1; i < n; i++) a[i * n + s] -= hv[i] * ws + p[i];
+    }
+    const int next = k + 1;
+    const int has_next = next < n - 2 && make_reflector(n, next, a, beta, e, house);
+    const f64 *hn = house + next * n;
+    const int s2 = s + 1;
+    if (b == 0 && !has_next) continue;
+    const f64 *w = p;
+    if (has_next) for (int i = s2; i < n; i++) q[i] = 0;
+    for (int i = s2; i < n; i++) {
+      f64 *ar = a + i * n;
+      const f64 vi = hv[i], wi = w[i];
+      if (has_next) {
+        const f64 nvi = hn[i];
+        if (b != 0) {
+          f64 acc = update_row(ar, w, hv, hn, q, s2, i, vi, wi, nvi);
+          const f64 aii = ar[i] - 2 * vi * wi;
+          ar[i] = aii;
+          q[i] += acc + aii * nvi;
+        } else {
+          q[i] += product_row(ar, hn, q, s2, i, nvi) + ar[i] * nvi;
+        }
+      } else {
+        for (int j = s2; j <= i; j++) ar[j] -= vi * w[j] + wi * hv[j];
+      }
+    }
+    if (has_next) {
+      const f64 bn = beta[next];
+      for (int i = s2; i < n; i++) p[i] = q[i] * bn;
+    }
+  }
+  for (int i = 0; i < n; i++) d[i] = a[i * n + i];
+  for (int k = 0; k < n - 2; k++) if (beta[k] == 0) e[k] = a[(k + 1) * n + k];
+  if (n >= 2) e[n - 2] = a[(n - 1) * n + (n - 2)];
+  if (n >= 1) e[n - 1] = 0;
+}
