@@ -24,7 +24,7 @@ import {
   type DwiInputReason,
 } from '../lib/dwi/index.js';
 import { SymmetricEigen } from '../lib/dwi/eigen.js';
-import { TRIDIAGONALIZE_WASM_SHA256 } from '../lib/dwi/wasm/tridiagonalize.wasm.js';
+import { KERNELS_WASM_SHA256 } from '../lib/dwi/wasm/kernels.wasm.js';
 import { BatchFft, Fft } from '../lib/dwi/fft.js';
 import { parseBvec } from '../lib/dwi/gradients.js';
 import { parallelDenoise, parallelFitTensor, parallelGibbs } from '../lib/dwi/parallel.js';
@@ -100,10 +100,10 @@ describe('DWI derivation', function () {
       assert.ok(Math.abs(e3.values[0] - 2.2071067811865475) < 1e-12 && Math.abs(e3.values[2] - 0.7928932188134524) < 1e-12);
     });
 
-    it('runs the tridiagonalisation kernel built from its committed source', async () => {
-      const source = await fs.readFile(new URL('../lib/dwi/wasm/tridiagonalize.c', import.meta.url));
+    it('runs the WebAssembly kernels built from their committed source', async () => {
+      const source = await fs.readFile(new URL('../lib/dwi/wasm/kernels.c', import.meta.url));
       const sha256 = createHash('sha256').update(source).digest('hex');
-      assert.equal(sha256, TRIDIAGONALIZE_WASM_SHA256, 'tridiagonalize.c changed: run lib/dwi/wasm/build.sh');
+      assert.equal(sha256, KERNELS_WASM_SHA256, 'kernels.c changed: run lib/dwi/wasm/build.sh');
     });
 
     it('deflates below a share of the norm: fewer rotations, eigenpairs within that share', () => {

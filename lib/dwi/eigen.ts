@@ -5,21 +5,7 @@
 // and back: enough to project a vector onto a subset of eigenvectors, which is
 // all that MP-PCA needs per voxel.
 
-import { TRIDIAGONALIZE_WASM } from './wasm/tridiagonalize.wasm.js';
-
-/** wasm/tridiagonalize.c's entry point; pointers are byte offsets into its memory. */
-type TridiagonalizeKernel = (n: number, a: number, d: number, e: number, beta: number, p: number, house: number, q: number) => void;
-
-/** The kernel's stack (build.sh links it first, 16 KiB); arrays start after it. */
-const WASM_STACK_BYTES = 16384;
-
-let compiledTridiagonalize: WebAssembly.Module | undefined;
-
-/** Compiled once per thread; each SymmetricEigen gets its own instance and memory. */
-function tridiagonalizeModule(): WebAssembly.Module {
-  compiledTridiagonalize ??= new WebAssembly.Module(Buffer.from(TRIDIAGONALIZE_WASM, 'base64'));
-  return compiledTridiagonalize;
-}
+import { instantiateKernels, type DwiKernels } from './wasm/index.js';
 
 export class SymmetricEigen {
   readonly n: number;
@@ -38,7 +24,7 @@ export class SymmetricEigen {
   private rotCount = 0;
   private readonly order: Int32Array;
   private readonly deflation: number;
-  private readonly kernel: TridiagonalizeKernel;
+  private readonly kernels: DwiKernels;
 
   /**
    * `deflation`: an off-diagonal entry under this share of the tridiagonal matrix's norm also counts
@@ -48,24 +34,10 @@ export class SymmetricEigen {
   constructor(n: number, opts: { deflation?: number } = {}) {
     this.n = n;
     this.deflation = opts.deflation ?? 0;
-    // The arrays the kernel works on live in its own memory, after its stack.
-    const bytes = WASM_STACK_BYTES + 8 * (2 * n * n + 5 * n);
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
-    const instance = new WebAssembly.Instance(tridiagonalizeModule(), { env: { memory } });
-    this.kernel = instance.exports.tridiagonalize as TridiagonalizeKernel;
-    let offset = WASM_STACK_BYTES;
-    const take = (length: number) => {
-      const view = new Float64Array(memory.buffer, offset, length);
-      offset += 8 * length;
-      return view;
-    };
-    this.a = take(n * n);
-    this.house = take(n * n);
-    this.values = take(n);
-    this.offDiag = take(n);
-    this.beta = take(n);
-    this.p = take(n);
-    this.q = take(n);
+    // The arrays the tridiagonalisation works on live in its kernel's memory.
+    const { kernels, arrays } = instantiateKernels([n * n, n * n, n, n, n, n, n]);
+    this.kernels = kernels;
+    [this.a, this.house, this.values, this.offDiag, this.beta, this.p, this.q] = arrays;
     const cap = Math.max(64, 8 * n * n);
     this.rotIndex = new Int32Array(cap);
     this.rotC = new Float64Array(cap);
@@ -85,10 +57,10 @@ export class SymmetricEigen {
   /**
    * Householder reduction A = Q T Qᵀ (values = T's diagonal, offDiag its off-diagonal); reflector k
    * is I - β_k v_k v_kᵀ with v_k stored in row k of `house` (v_k[k+1] = 1). It is the O(n³) part,
-   * so it runs as WebAssembly with SIMD (wasm/tridiagonalize.c), on this object's arrays in place.
+   * so it runs as WebAssembly with SIMD (wasm/kernels.c), on this object's arrays in place.
    */
   private tridiagonalize(): void {
-    this.kernel(this.n, this.a.byteOffset, this.values.byteOffset, this.offDiag.byteOffset, this.beta.byteOffset,
+    this.kernels.tridiagonalize(this.n, this.a.byteOffset, this.values.byteOffset, this.offDiag.byteOffset, this.beta.byteOffset,
       this.p.byteOffset, this.house.byteOffset, this.q.byteOffset);
   }
 

@@ -6,6 +6,8 @@
 // the squared predicted signal (Salvador et al. 2005; Veraart et al. 2013).
 // Diffusivities are in mm²/s when b is in s/mm².
 
+import { instantiateKernels } from './wasm/index.js';
+
 export interface TensorFitOptions {
   /** Iterations of reweighting with the predicted signal after the first WLS fit (default 2). */
   iterations?: number;
@@ -64,18 +66,6 @@ function solvePacked7(a: Float64Array, rhs: Float64Array, out: Float64Array): bo
   return true;
 }
 
-/** Σ_r x[r]·y[offset + r] for r < length. */
-function dot2(x: Float64Array, y: Float64Array, offset: number, length: number): number {
-  let even = 0, odd = 0;
-  let r = 0;
-  for (; r + 1 < length; r += 2) {
-    even += x[r] * y[offset + r];
-    odd += x[r + 1] * y[offset + r + 1];
-  }
-  if (r < length) even += x[r] * y[offset + r];
-  return even + odd;
-}
-
 /** What one range of voxels needs for the fit: the design, each row's outer product, and where each volume starts. */
 export interface TensorProblem {
   nvox: number;
@@ -122,12 +112,12 @@ export function fitTensorVoxels(
   s0: Float32Array,
   onProgress?: (fraction: number) => void,
 ): void {
-  const { rows, design, outer, designT, offsets, iterations } = problem;
-  const logS = new Float64Array(rows);
-  const weight = new Float64Array(rows);
-  const weightedLog = new Float64Array(rows);
-  const normal = new Float64Array(PACKED);
-  const rhs = new Float64Array(7);
+  const { rows, design, offsets, iterations } = problem;
+  // The weighted sums run as WebAssembly (wasm/kernels.c) on arrays in its memory.
+  const { kernels, arrays } = instantiateKernels([rows, rows, rows * PACKED, rows * 7, rows, PACKED, 7]);
+  const [logS, weight, outer, designT, weightedLog, normal, rhs] = arrays;
+  outer.set(problem.outer);
+  designT.set(problem.designT);
   const beta = new Float64Array(7);
   // Floor for non-positive signal (log undefined): a small fraction of the voxel's largest signal.
   const floorFraction = 1e-3;
@@ -146,10 +136,8 @@ export function fitTensorVoxels(
     }
     let ok = true;
     for (let it = 0; it <= iterations; it++) {
-      // Two accumulators per sum: a single one makes each sum wait on the previous addition.
-      for (let i = 0, o = 0; i < PACKED; i++, o += rows) normal[i] = dot2(weight, outer, o, rows);
-      for (let r = 0; r < rows; r++) weightedLog[r] = weight[r] * logS[r];
-      for (let i = 0, o = 0; i < 7; i++, o += rows) rhs[i] = dot2(weightedLog, designT, o, rows);
+      kernels.tensor_normal_equations(rows, weight.byteOffset, logS.byteOffset, outer.byteOffset, designT.byteOffset,
+        weightedLog.byteOffset, normal.byteOffset, rhs.byteOffset);
       ok = solvePacked7(normal, rhs, beta);
       if (!ok || it === iterations) break;
       for (let r = 0; r < rows; r++) {

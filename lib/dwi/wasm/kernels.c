@@ -1,7 +1,8 @@
-// Householder tridiagonalisation of a symmetric n×n matrix, compiled to WebAssembly with SIMD
-// (see build.sh). It is the O(n³) part of SymmetricEigen (eigen.ts), which documents the
-// algorithm; this is the same computation with two lanes per instruction and no bounds checks.
-// Arrays live in the memory that JavaScript passes in; all pointers are into it.
+// The DWI steps' innermost loops, compiled to WebAssembly with SIMD (see build.sh): the same
+// computations as the TypeScript around them describe, two lanes per instruction, no bounds checks.
+//  - tridiagonalize: the O(n³) part of SymmetricEigen (eigen.ts), per MP-PCA window;
+//  - tensor_normal_equations: the weighted least-squares sums of the tensor fit (tensor.ts), per voxel.
+// Arrays live in the memory that JavaScript passes in (see index.ts); all pointers are into it.
 #include <wasm_simd128.h>
 
 typedef double f64;
@@ -140,4 +141,27 @@ void tridiagonalize(int n, f64 *a, f64 *d, f64 *e, f64 *beta, f64 *p, f64 *house
   for (int k = 0; k < n - 2; k++) if (beta[k] == 0) e[k] = a[(k + 1) * n + k];
   if (n >= 2) e[n - 2] = a[(n - 1) * n + (n - 2)];
   if (n >= 1) e[n - 1] = 0;
+}
+
+// Normal equations of one weighted least-squares step of the tensor fit: for the 28 entries of the
+// packed lower triangle, normal[i] = Σ_r weight[r]·outer[i·rows + r]; for the 7 unknowns,
+// rhs[i] = Σ_r weight[r]·log_s[r]·design_t[i·rows + r].
+__attribute__((export_name("tensor_normal_equations")))
+void tensor_normal_equations(int rows, const f64 *weight, const f64 *log_s, const f64 *outer, const f64 *design_t,
+                             f64 *weighted_log, f64 *normal, f64 *rhs) {
+  for (int r = 0; r < rows; r++) weighted_log[r] = weight[r] * log_s[r];
+  for (int i = 0; i < 35; i++) {
+    const f64 *x = i < 28 ? weight : weighted_log;
+    const f64 *y = i < 28 ? outer + i * rows : design_t + (i - 28) * rows;
+    v128_t acc0 = wasm_f64x2_splat(0), acc1 = wasm_f64x2_splat(0);
+    int r = 0;
+    for (; r + 3 < rows; r += 4) {
+      acc0 = wasm_f64x2_add(acc0, wasm_f64x2_mul(wasm_v128_load(x + r), wasm_v128_load(y + r)));
+      acc1 = wasm_f64x2_add(acc1, wasm_f64x2_mul(wasm_v128_load(x + r + 2), wasm_v128_load(y + r + 2)));
+    }
+    f64 sum = hsum(wasm_f64x2_add(acc0, acc1));
+    for (; r < rows; r++) sum += x[r] * y[r];
+    if (i < 28) normal[i] = sum;
+    else rhs[i - 28] = sum;
+  }
 }
