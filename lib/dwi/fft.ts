@@ -243,12 +243,13 @@ abstract class StockhamPlan {
   /** Values per sub-sequence element: 1 for one transform, B for B interleaved ones. */
   private readonly width: number;
 
-  constructor(n: number, width: number) {
+  /** `scratch`: the two buffers the stages ping-pong into (n·width each), where the caller needs them. */
+  constructor(n: number, width: number, scratch?: [Float64Array, Float64Array]) {
     this.n = n;
     this.width = width;
     this.stages = planStages(n);
-    this.scratchRe = new Float64Array(n * width);
-    this.scratchIm = new Float64Array(n * width);
+    this.scratchRe = scratch?.[0] ?? new Float64Array(n * width);
+    this.scratchIm = scratch?.[1] ?? new Float64Array(n * width);
   }
 
   protected run(re: Float64Array, im: Float64Array, sign: 1 | -1): void {
@@ -375,8 +376,8 @@ export class BatchFft extends StockhamPlan {
   /** Forward combined weights for generic radices, per stage. */
   private readonly generic = new Map<Stage, { re: Float64Array; im: Float64Array }>();
 
-  constructor(n: number, batch: number) {
-    super(n, batch);
+  constructor(n: number, batch: number, scratch?: [Float64Array, Float64Array]) {
+    super(n, batch, scratch);
     this.batch = batch;
     for (const stage of this.stages) {
       const { p, l } = stage;

@@ -15,6 +15,7 @@
 // Rows are real, so two rows share one complex inverse FFT per offset; the
 // offsets of a row pair are transformed as one batch.
 import { BatchFft, fftPlan } from './fft.js';
+import { instantiateKernels, type DwiKernels } from './wasm/index.js';
 
 export interface GibbsOptions {
   /** Offsets per half voxel (default 20: shifts of 1/40 voxel). */
@@ -58,13 +59,24 @@ class RowUnringer {
   private readonly argA: Int32Array;
   private readonly minB: Float64Array;
   private readonly argB: Int32Array;
+  private readonly kernels: DwiKernels;
 
   constructor(n: number, params: GibbsParams) {
     this.n = n;
     this.params = params;
     const count = 2 * params.nshifts + 1;
     this.count = count;
-    this.fft = new BatchFft(n, count);
+    // The shifted rows (wherever the FFT leaves them) and the search's arrays live in the memory of
+    // the kernel that searches them (wasm/kernels.c).
+    const windows = n + params.maxW + params.minW + 1;
+    const span = params.maxW - params.minW + 1;
+    const { kernels, arrays } = instantiateKernels([n * count, n * count, n * count, n * count, span * count, span * count, windows, windows, windows, windows]);
+    this.kernels = kernels;
+    let scratchRe, scratchIm, argA, argB;
+    [this.wRe, this.wIm, scratchRe, scratchIm, this.ringA, this.ringB, this.minA, this.minB, argA, argB] = arrays;
+    this.argA = new Int32Array(argA.buffer, argA.byteOffset, windows);
+    this.argB = new Int32Array(argB.buffer, argB.byteOffset, windows);
+    this.fft = new BatchFft(n, count, [scratchRe, scratchIm]);
     this.shifts = new Float64Array(count);
     this.rampRe = new Float64Array(count * n);
     this.rampIm = new Float64Array(count * n);
@@ -83,15 +95,6 @@ class RowUnringer {
         this.rampIm[at] = Math.sin(angle) / n;
       }
     }
-    this.wRe = new Float64Array(n * count);
-    this.wIm = new Float64Array(n * count);
-    const windows = n + params.maxW + params.minW + 1;
-    this.ringA = new Float64Array((params.maxW - params.minW + 1) * count);
-    this.ringB = new Float64Array((params.maxW - params.minW + 1) * count);
-    this.minA = new Float64Array(windows);
-    this.argA = new Int32Array(windows);
-    this.minB = new Float64Array(windows);
-    this.argB = new Int32Array(windows);
   }
 
   /**
@@ -110,73 +113,13 @@ class RowUnringer {
    * first shift wins ties), re-interpolated back to the grid. Both sides are
    * the same window sum, right(x) = window(x + minW) and left(x) =
    * window(x - maxW - 1), so the minimum over shifts is taken once per window
-   * position and the two sides compared after.
+   * position (WebAssembly with SIMD, wasm/kernels.c) and the two sides compared after.
    */
   private select(va: Float64Array, vb: Float64Array, out: Float64Array, offA: number, offB: number, stride: number): void {
     const { n, count, ringA, ringB, minA, argA, minB, argB } = this;
     const { minW, maxW } = this.params;
-    const span = maxW - minW + 1;
-    // Window positions lo..hi, each summing diffs w..w+span-1, diff y = |v[y+1] - v[y]| (periodic).
-    const lo = -maxW - 1, hi = n - 1 + minW;
-    const at = (y: number) => (((y % n) + n) % n) * count;
-    for (let t = 0; t < span - 1; t++) {
-      const a = at(lo + t), b = at(lo + t + 1), d = t * count;
-      for (let j = 0; j < count; j++) {
-        ringA[d + j] = Math.abs(va[b + j] - va[a + j]);
-        ringB[d + j] = Math.abs(vb[b + j] - vb[a + j]);
-      }
-    }
-    for (let w = lo; w <= hi; w++) {
-      // Diff w + span - 1 enters the ring; the window is the sum of the ring's rows.
-      const newest = w - lo + span - 1;
-      const a = at(w + span - 1), b = at(w + span), d = (newest % span) * count;
-      let bestA = Infinity, jA = 0, bestB = Infinity, jB = 0;
-      // mrdegibbs's default window (minW 1, maxW 3) spelled out: measurably faster than the general loop
-      // below or than running sums.
-      if (span === 3) {
-        const d1 = ((newest + 1) % 3) * count, d2 = ((newest + 2) % 3) * count;
-        for (let j = 0; j < count; j++) {
-          const da = Math.abs(va[b + j] - va[a + j]);
-          const db = Math.abs(vb[b + j] - vb[a + j]);
-          ringA[d + j] = da;
-          ringB[d + j] = db;
-          const sa = ringA[d1 + j] + ringA[d2 + j] + da;
-          const sb = ringB[d1 + j] + ringB[d2 + j] + db;
-          if (sa < bestA) {
-            bestA = sa;
-            jA = j;
-          }
-          if (sb < bestB) {
-            bestB = sb;
-            jB = j;
-          }
-        }
-      } else {
-        for (let j = 0; j < count; j++) {
-          ringA[d + j] = Math.abs(va[b + j] - va[a + j]);
-          ringB[d + j] = Math.abs(vb[b + j] - vb[a + j]);
-        }
-        for (let j = 0; j < count; j++) {
-          let sa = 0, sb = 0;
-          for (let t = 0; t < span; t++) {
-            sa += ringA[t * count + j];
-            sb += ringB[t * count + j];
-          }
-          if (sa < bestA) {
-            bestA = sa;
-            jA = j;
-          }
-          if (sb < bestB) {
-            bestB = sb;
-            jB = j;
-          }
-        }
-      }
-      minA[w - lo] = bestA;
-      argA[w - lo] = jA;
-      minB[w - lo] = bestB;
-      argB[w - lo] = jB;
-    }
+    this.kernels.gibbs_window_minima(n, count, minW, maxW, va.byteOffset, vb.byteOffset, ringA.byteOffset, ringB.byteOffset,
+      minA.byteOffset, argA.byteOffset, minB.byteOffset, argB.byteOffset);
     this.resample(va, minA, argA, out, offA, stride);
     if (offB >= 0) this.resample(vb, minB, argB, out, offB, stride);
   }

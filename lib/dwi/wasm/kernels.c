@@ -165,3 +165,106 @@ void tensor_normal_equations(int rows, const f64 *weight, const f64 *log_s, cons
     else rhs[i - 28] = sum;
   }
 }
+
+static inline int wrap(int y, int n) {
+  const int r = y % n;
+  return r < 0 ? r + n : r;
+}
+
+// Lanes 0 and 1 each kept their first minimum (shifts j even and odd); the lower shift wins a tie.
+static inline void lane_minimum(v128_t best, v128_t best_j, f64 *b, f64 *bj) {
+  *b = wasm_f64x2_extract_lane(best, 0);
+  *bj = wasm_f64x2_extract_lane(best_j, 0);
+  const f64 b1 = wasm_f64x2_extract_lane(best, 1), bj1 = wasm_f64x2_extract_lane(best_j, 1);
+  if (b1 < *b || (b1 == *b && bj1 < *bj)) {
+    *b = b1;
+    *bj = bj1;
+  }
+}
+
+// For rows a and b at one window position: the lowest window sum over shifts, and the first shift
+// reaching it. older_a and older_b hold the window's other span - 1 rows of diffs, oldest first
+// (summed in that order, as before: the same rounding); new_a and new_b its newest.
+static inline void window_minima(const f64 *const *older_a, const f64 *const *older_b, int span, int count,
+                                 const f64 *new_a, const f64 *new_b, f64 *min_a, int *arg_a, f64 *min_b, int *arg_b) {
+  v128_t best_a = wasm_f64x2_splat(__builtin_inf()), best_b = best_a;
+  v128_t arg_va = wasm_f64x2_splat(0), arg_vb = arg_va;
+  v128_t jv = wasm_f64x2_make(0, 1);
+  const v128_t two = wasm_f64x2_splat(2);
+  int j = 0;
+  for (; j + 1 < count; j += 2) {
+    v128_t sa = wasm_f64x2_splat(0), sb = sa;
+    for (int t = 0; t < span - 1; t++) {
+      sa = wasm_f64x2_add(sa, wasm_v128_load(older_a[t] + j));
+      sb = wasm_f64x2_add(sb, wasm_v128_load(older_b[t] + j));
+    }
+    sa = wasm_f64x2_add(sa, wasm_v128_load(new_a + j));
+    sb = wasm_f64x2_add(sb, wasm_v128_load(new_b + j));
+    const v128_t lower_a = wasm_f64x2_lt(sa, best_a), lower_b = wasm_f64x2_lt(sb, best_b);
+    best_a = wasm_v128_bitselect(sa, best_a, lower_a);
+    arg_va = wasm_v128_bitselect(jv, arg_va, lower_a);
+    best_b = wasm_v128_bitselect(sb, best_b, lower_b);
+    arg_vb = wasm_v128_bitselect(jv, arg_vb, lower_b);
+    jv = wasm_f64x2_add(jv, two);
+  }
+  f64 ba, ja, bb, jb;
+  lane_minimum(best_a, arg_va, &ba, &ja);
+  lane_minimum(best_b, arg_vb, &bb, &jb);
+  for (; j < count; j++) {
+    f64 sa = 0, sb = 0;
+    for (int t = 0; t < span - 1; t++) {
+      sa += older_a[t][j];
+      sb += older_b[t][j];
+    }
+    sa += new_a[j];
+    sb += new_b[j];
+    if (sa < ba) {
+      ba = sa;
+      ja = j;
+    }
+    if (sb < bb) {
+      bb = sb;
+      jb = j;
+    }
+  }
+  *min_a = ba;
+  *arg_a = (int)ja;
+  *min_b = bb;
+  *arg_b = (int)jb;
+}
+
+// Gibbs removal's shift search for a row pair (gibbs.ts, RowUnringer.select): va and vb hold the
+// two rows at every shift, [x][shift]. For window positions w = lo..hi (lo = -max_w - 1,
+// hi = n - 1 + min_w), the window sums diffs |v[y+1] - v[y]| (periodic) for y = w..w+span-1; per
+// position, the lowest sum over shifts and the first shift reaching it. ring_a and ring_b hold
+// the last span rows of diffs.
+__attribute__((export_name("gibbs_window_minima")))
+void gibbs_window_minima(int n, int count, int min_w, int max_w, const f64 *va, const f64 *vb, f64 *ring_a,
+                         f64 *ring_b, f64 *min_a, int *arg_a, f64 *min_b, int *arg_b) {
+  const int span = max_w - min_w + 1;
+  const int lo = -max_w - 1, hi = n - 1 + min_w;
+  for (int w = lo - span + 1; w <= hi; w++) {
+    // Diff y = w + span - 1 enters the ring.
+    const int y = w + span - 1;
+    const int slot = (y - lo) % span;
+    const int from = wrap(y, n) * count, to = wrap(y + 1, n) * count;
+    f64 *da = ring_a + slot * count, *db = ring_b + slot * count;
+    int j = 0;
+    for (; j + 1 < count; j += 2) {
+      wasm_v128_store(da + j, wasm_f64x2_abs(wasm_f64x2_sub(wasm_v128_load(va + to + j), wasm_v128_load(va + from + j))));
+      wasm_v128_store(db + j, wasm_f64x2_abs(wasm_f64x2_sub(wasm_v128_load(vb + to + j), wasm_v128_load(vb + from + j))));
+    }
+    for (; j < count; j++) {
+      da[j] = __builtin_fabs(va[to + j] - va[from + j]);
+      db[j] = __builtin_fabs(vb[to + j] - vb[from + j]);
+    }
+    if (w < lo) continue;
+    const f64 *older_a[span], *older_b[span];
+    for (int t = 1; t < span; t++) {
+      const int at = ((slot + t) % span) * count;
+      older_a[t - 1] = ring_a + at;
+      older_b[t - 1] = ring_b + at;
+    }
+    window_minima(older_a, older_b, span, count, da, db, min_a + (w - lo), arg_a + (w - lo), min_b + (w - lo), arg_b + (w - lo));
+  }
+}
