@@ -20,6 +20,7 @@
 // per-column plane sums (≈ 2·ez rank-1 updates), then one Householder
 // tridiagonalisation and implicit QR (see eigen.ts).
 import { SymmetricEigen } from './eigen.js';
+import { instantiateKernels } from './wasm/index.js';
 
 /** Eigenvalues far below float32 data's precision need no refining (see SymmetricEigen). */
 const EIGEN_DEFLATION = 1e-10;
@@ -209,8 +210,6 @@ export function denoiseSlices(
   const q = n;
   const r = m;
   const slice = sliceRing(source, ez, nxy * m);
-  const planes = new Float64Array(nx * packed); // per-x Gram over the current (y, z) window
-  const gram = new Float64Array(packed);
   const eig = new SymmetricEigen(m, { deflation: EIGEN_DEFLATION });
   const y = new Float64Array(m);
   const sortedValues = new Float64Array(m);
@@ -220,30 +219,26 @@ export function denoiseSlices(
 
   // Per z, each image row's column sums Σ_{z' in window} v vᵀ (one packed triangle per x) are
   // built once and kept in a ring while the y window passes over them: sliding y then costs two
-  // additions of a row instead of 2·ez outer products.
+  // additions of a row instead of 2·ez outer products. The sums run as WebAssembly with SIMD
+  // (wasm/kernels.c) on arrays in its memory: the ring, the per-x Gram over the current (y, z)
+  // window (`planes`), the window's Gram, and the ez copies of a row the ring's sums are built from.
   const rowDepth = ey + 1;
-  const rowSums = Array.from({ length: rowDepth }, () => new Float64Array(nx * packed));
+  const { kernels, arrays } = instantiateKernels([rowDepth * nx * packed, nx * packed, packed, ez * nx * m]);
+  const [ring, planes, gram, rowValues] = arrays;
+  const rowSums = Array.from({ length: rowDepth }, (_, k) => ring.subarray(k * nx * packed, (k + 1) * nx * packed));
   const rowY = new Int32Array(rowDepth);
   const rowSum = (yy: number, z0: number): Float64Array => {
     const k = yy % rowDepth;
     const sums = rowSums[k];
     if (rowY[k] === yy) return sums;
-    sums.fill(0);
-    for (let zz = z0; zz < z0 + ez; zz++) {
-      const s = slice(zz);
-      for (let x = 0; x < nx; x++) {
-        const v = (yy * nx + x) * m;
-        let off = x * packed;
-        for (let i = 0; i < m; i++) {
-          const vi = s[v + i];
-          for (let j = 0; j <= i; j++) sums[off + j] += vi * s[v + j];
-          off += i + 1;
-        }
-      }
-    }
+    const rowLength = nx * m;
+    for (let zz = z0; zz < z0 + ez; zz++) rowValues.set(slice(zz).subarray(yy * rowLength, (yy + 1) * rowLength), (zz - z0) * rowLength);
+    kernels.gram_row_sums(nx, m, ez, rowValues.byteOffset, sums.byteOffset);
     rowY[k] = yy;
     return sums;
   };
+  const addPlane = (dst: Float64Array, src: Float64Array, offset: number, length: number, sign: number) =>
+    kernels.add_plane(dst.byteOffset, src.byteOffset + 8 * offset, length, sign);
 
   for (let z = zStart; z < zEnd; z++) {
     const z0 = windowStart(z, hz, ez, nz);
@@ -304,11 +299,6 @@ export function denoiseSlices(
     opts.onSlice?.();
   }
   return { signalComponents: signalTotal };
-}
-
-function addPlane(gram: Float64Array, planes: Float64Array, offset: number, length: number, sign: number): void {
-  if (sign > 0) for (let i = 0; i < length; i++) gram[i] += planes[offset + i];
-  else for (let i = 0; i < length; i++) gram[i] -= planes[offset + i];
 }
 
 /** Windows with fewer voxels than volumes: eigen-decompose XᵀX (n×n) per voxel. */

@@ -6,6 +6,8 @@ import { KERNELS_WASM } from './kernels.wasm.js';
 export interface DwiKernels {
   tridiagonalize(n: number, a: number, d: number, e: number, beta: number, p: number, house: number, q: number): void;
   tensor_normal_equations(rows: number, weight: number, logS: number, outer: number, designT: number, weightedLog: number, normal: number, rhs: number): void;
+  gram_row_sums(nx: number, m: number, rows: number, values: number, sums: number): void;
+  add_plane(dst: number, src: number, length: number, sign: number): void;
   gibbs_window_minima(n: number, count: number, minW: number, maxW: number, va: number, vb: number, ringA: number, ringB: number, minA: number, argA: number, minB: number, argB: number): void;
 }
 

@@ -268,3 +268,38 @@ void gibbs_window_minima(int n, int count, int min_w, int max_w, const f64 *va, 
     window_minima(older_a, older_b, span, count, da, db, min_a + (w - lo), arg_a + (w - lo), min_b + (w - lo), arg_b + (w - lo));
   }
 }
+
+// MP-PCA's Gram sums for one image row (denoise.ts, denoiseSlices): for each of nx voxels, the
+// packed lower triangle of Σ v vᵀ over `rows` copies of the row (one per slice of the window), v
+// being the voxel's m volumes; values holds the rows one after another, voxel-major.
+__attribute__((export_name("gram_row_sums")))
+void gram_row_sums(int nx, int m, int rows, const f64 *values, f64 *sums) {
+  const int packed = m * (m + 1) / 2;
+  for (int i = 0; i < nx * packed; i++) sums[i] = 0;
+  for (int r = 0; r < rows; r++) {
+    for (int x = 0; x < nx; x++) {
+      const f64 *v = values + (r * nx + x) * m;
+      f64 *s = sums + x * packed;
+      for (int i = 0; i < m; i++) {
+        const v128_t vi = wasm_f64x2_splat(v[i]);
+        int j = 0;
+        for (; j + 1 <= i; j += 2) wasm_v128_store(s + j, wasm_f64x2_add(wasm_v128_load(s + j), wasm_f64x2_mul(vi, wasm_v128_load(v + j))));
+        for (; j <= i; j++) s[j] += v[i] * v[j];
+        s += i + 1;
+      }
+    }
+  }
+}
+
+// dst[i] += src[i] (sign > 0) or -= src[i], for i < length.
+__attribute__((export_name("add_plane")))
+void add_plane(f64 *dst, const f64 *src, int length, int sign) {
+  int i = 0;
+  if (sign > 0) {
+    for (; i + 1 < length; i += 2) wasm_v128_store(dst + i, wasm_f64x2_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+    for (; i < length; i++) dst[i] += src[i];
+  } else {
+    for (; i + 1 < length; i += 2) wasm_v128_store(dst + i, wasm_f64x2_sub(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+    for (; i < length; i++) dst[i] -= src[i];
+  }
+}
