@@ -1,6 +1,7 @@
 // Complex FFT of any length: self-sorting (Stockham) mixed radix with
 // dedicated radix-2/3/4/5/7 butterflies and a generic O(p²) butterfly for other
 // prime factors. Plans are cached per length; transforms are unnormalised.
+import { KernelMemory, type DwiKernels } from './wasm/index.js';
 
 interface Stage {
   /** Radix of this stage. */
@@ -234,7 +235,7 @@ function radix7Stage(s: Stage, mb: number, aRe: Float64Array, aIm: Float64Array,
   }
 }
 
-/** The stage loop shared by both plans: ping-pong between the data and scratch, result in the data. */
+/** The stage loop of the plain plan: ping-pong between the data and scratch, result in the data. */
 abstract class StockhamPlan {
   readonly n: number;
   protected readonly stages: Stage[];
@@ -243,13 +244,12 @@ abstract class StockhamPlan {
   /** Values per sub-sequence element: 1 for one transform, B for B interleaved ones. */
   private readonly width: number;
 
-  /** `scratch`: the two buffers the stages ping-pong into (n·width each), where the caller needs them. */
-  constructor(n: number, width: number, scratch?: [Float64Array, Float64Array]) {
+  constructor(n: number, width: number) {
     this.n = n;
     this.width = width;
     this.stages = planStages(n);
-    this.scratchRe = scratch?.[0] ?? new Float64Array(n * width);
-    this.scratchIm = scratch?.[1] ?? new Float64Array(n * width);
+    this.scratchRe = new Float64Array(n * width);
+    this.scratchIm = new Float64Array(n * width);
   }
 
   protected run(re: Float64Array, im: Float64Array, sign: 1 | -1): void {
@@ -269,10 +269,6 @@ abstract class StockhamPlan {
       const ti = srcIm; srcIm = dstIm; dstIm = ti;
     }
     return [srcRe, srcIm];
-  }
-
-  protected get scratch(): [Float64Array, Float64Array] {
-    return [this.scratchRe, this.scratchIm];
   }
 
   /** A stage of a radix above 4. */
@@ -365,23 +361,64 @@ export function fftPlan(n: number): Fft {
   return plan;
 }
 
+/** Constants of the radix-3, 5 and 7 butterflies, in kernels.c's order. */
+const BUTTERFLY_CONSTANTS = [C5_1, C5_2, S5_1, S5_2, C7_1, C7_2, C7_3, S7_1, S7_2, S7_3, Math.sqrt(3) / 2];
+
 /**
  * B independent transforms of length n at once, stored interleaved
  * (element k of transform b at index k·B + b): every butterfly runs a simple
- * inner loop over the batch, which is much faster in JS than B separate
- * small transforms.
+ * inner loop over the batch. The radix-2 to 7 stages run as WebAssembly with
+ * SIMD (wasm/kernels.c: the same expressions, so the same results); its
+ * buffers, twiddles and the modulation live in that kernel's memory.
  */
-export class BatchFft extends StockhamPlan {
+export class BatchFft {
+  readonly n: number;
   readonly batch: number;
+  private readonly stages: Stage[];
+  private readonly memory: KernelMemory;
+  private readonly kernels: DwiKernels;
+  /** Per stage: its twiddles in the kernel's memory. */
+  private readonly twiddles: { re: Float64Array; im: Float64Array }[];
+  private readonly constants: Float64Array;
+  private readonly zRe: Float64Array;
+  private readonly zIm: Float64Array;
+  private readonly modRe: Float64Array;
+  private readonly modIm: Float64Array;
+  private readonly bufRe: [Float64Array, Float64Array];
+  private readonly bufIm: [Float64Array, Float64Array];
   /** Forward combined weights for generic radices, per stage. */
   private readonly generic = new Map<Stage, { re: Float64Array; im: Float64Array }>();
 
-  constructor(n: number, batch: number, scratch?: [Float64Array, Float64Array]) {
-    super(n, batch, scratch);
+  /** Float64 values a plan takes from the memory it is given. */
+  static memoryLength(n: number, batch: number): number {
+    const twiddles = planStages(n).reduce((sum, s) => sum + 2 * s.l * s.p, 0);
+    return 6 * n * batch + 2 * n + twiddles + BUTTERFLY_CONSTANTS.length;
+  }
+
+  /** `memory`: where the buffers go (for kernels that read the results there); a fresh one by default. */
+  constructor(n: number, batch: number, memory = new KernelMemory(BatchFft.memoryLength(n, batch))) {
+    this.n = n;
     this.batch = batch;
+    this.stages = planStages(n);
+    this.memory = memory;
+    this.kernels = memory.kernels;
+    this.twiddles = this.stages.map((s) => {
+      const re = memory.take(s.twRe.length), im = memory.take(s.twIm.length);
+      re.set(s.twRe);
+      im.set(s.twIm);
+      return { re, im };
+    });
+    this.constants = memory.take(BUTTERFLY_CONSTANTS.length);
+    this.constants.set(BUTTERFLY_CONSTANTS);
+    this.zRe = memory.take(n);
+    this.zIm = memory.take(n);
+    this.modRe = memory.take(n * batch);
+    this.modIm = memory.take(n * batch);
+    this.bufRe = [memory.take(n * batch), memory.take(n * batch)];
+    this.bufIm = [memory.take(n * batch), memory.take(n * batch)];
     for (const stage of this.stages) {
       const { p, l } = stage;
-      if (p > 4) {
+      if (p > 7) {
         const L = l * p;
         const re = new Float64Array(l * p * p), im = new Float64Array(l * p * p);
         for (let j = 0; j < l; j++) for (let r = 0; r < p; r++) for (let q = 0; q < p; q++) {
@@ -394,23 +431,30 @@ export class BatchFft extends StockhamPlan {
     }
   }
 
-  /** In-place inverse transforms (e^{+2πikt/n}, no 1/n). */
-  inverse(re: Float64Array, im: Float64Array): void {
-    this.run(re, im, -1);
+  /** The modulation of inverseModulated, [k][b] (n·B values each), kept until set again. */
+  setModulation(modRe: Float64Array, modIm: Float64Array): void {
+    this.modRe.set(modRe);
+    this.modIm.set(modIm);
   }
 
   /**
-   * Inverse transforms of one spectrum z modulated B ways: element k of
-   * transform b is z[k]·mod[k·B + b]. The products are formed inside the
-   * first (radix-4) stage instead of in a pass of their own, and the result
-   * is left in whichever buffer the last stage wrote: `re`/`im` (length n·B)
-   * or the plan's scratch. Returns that pair, [k][b] layout.
+   * Inverse transforms (e^{+2πikt/n}, no 1/n) of one spectrum z modulated B ways: element k of
+   * transform b is z[k]·mod[k·B + b]. The products are formed inside the first stage when it is
+   * radix 4. Returns the plan's buffers that hold the result ([k][b] layout), valid until the next call.
    */
-  inverseModulated(zRe: Float64Array, zIm: Float64Array, modRe: Float64Array, modIm: Float64Array, re: Float64Array, im: Float64Array): [Float64Array, Float64Array] {
+  inverseModulated(zRe: Float64Array, zIm: Float64Array): [Float64Array, Float64Array] {
     const B = this.batch;
+    const { bufRe, bufIm, modRe, modIm } = this;
+    this.zRe.set(zRe.subarray(0, this.n));
+    this.zIm.set(zIm.subarray(0, this.n));
     const first = this.stages[0];
-    const [scRe, scIm] = this.scratch;
-    if (!first || first.p !== 4) {
+    let from = 0;
+    if (first && first.p === 4) {
+      this.kernels.fft_batch_first_modulated(first.m, B, this.zRe.byteOffset, this.zIm.byteOffset, modRe.byteOffset, modIm.byteOffset,
+        bufRe[0].byteOffset, bufIm[0].byteOffset);
+      from = 1;
+    } else {
+      const re = bufRe[0], im = bufIm[0];
       for (let k = 0, e = 0; k < this.n; k++) {
         const xr = zRe[k], xi = zIm[k];
         for (let b = 0; b < B; b++, e++) {
@@ -419,41 +463,22 @@ export class BatchFft extends StockhamPlan {
           im[e] = xr * ci + xi * cr;
         }
       }
-      return this.runStages(0, re, im, scRe, scIm, -1);
     }
-    // Radix-4 stage with l = 1 (no twiddles), inverse: (x1 - x3)·(+i).
-    const m = first.m;
-    const mb = m * B;
-    for (let k0 = 0; k0 < m; k0++) {
-      const k1 = k0 + m, k2 = k0 + 2 * m, k3 = k0 + 3 * m;
-      const z0r = zRe[k0], z0i = zIm[k0], z1r = zRe[k1], z1i = zIm[k1];
-      const z2r = zRe[k2], z2i = zIm[k2], z3r = zRe[k3], z3i = zIm[k3];
-      const c0 = k0 * B, c1 = k1 * B, c2 = k2 * B, c3 = k3 * B;
-      for (let b = 0; b < B; b++) {
-        let cr = modRe[c0 + b], ci = modIm[c0 + b];
-        const x0r = z0r * cr - z0i * ci, x0i = z0r * ci + z0i * cr;
-        cr = modRe[c1 + b]; ci = modIm[c1 + b];
-        const x1r = z1r * cr - z1i * ci, x1i = z1r * ci + z1i * cr;
-        cr = modRe[c2 + b]; ci = modIm[c2 + b];
-        const x2r = z2r * cr - z2i * ci, x2i = z2r * ci + z2i * cr;
-        cr = modRe[c3 + b]; ci = modIm[c3 + b];
-        const x3r = z3r * cr - z3i * ci, x3i = z3r * ci + z3i * cr;
-        const t0r = x0r + x2r, t0i = x0i + x2i;
-        const t1r = x0r - x2r, t1i = x0i - x2i;
-        const t2r = x1r + x3r, t2i = x1i + x3i;
-        const t3r = -(x1i - x3i), t3i = x1r - x3r;
-        const o = c0 + b;
-        re[o] = t0r + t2r; im[o] = t0i + t2i;
-        re[o + mb] = t1r + t3r; im[o + mb] = t1i + t3i;
-        re[o + 2 * mb] = t0r - t2r; im[o + 2 * mb] = t0i - t2i;
-        re[o + 3 * mb] = t1r - t3r; im[o + 3 * mb] = t1i - t3i;
-      }
+    let src = 0;
+    for (let k = from; k < this.stages.length; k++) {
+      const stage = this.stages[k];
+      const dst = 1 - src;
+      const { re: twRe, im: twIm } = this.twiddles[k];
+      const done = this.kernels.fft_batch_stage(stage.p, stage.l, stage.m * B, twRe.byteOffset, twIm.byteOffset, this.constants.byteOffset,
+        bufRe[src].byteOffset, bufIm[src].byteOffset, bufRe[dst].byteOffset, bufIm[dst].byteOffset, -1);
+      if (!done) this.genericStage(stage, bufRe[src], bufIm[src], bufRe[dst], bufIm[dst], -1);
+      src = dst;
     }
-    return this.runStages(1, re, im, scRe, scIm, -1);
+    return [bufRe[src], bufIm[src]];
   }
 
   // Generic radix: combined twiddle·DFT weights ω_{lp}^{qj}·ω_p^{qr}, per (j, r, q).
-  protected genericStage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
+  private genericStage(s: Stage, aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array, sign: 1 | -1): void {
     const { p, l, m } = s;
     const mB = m * this.batch;
     const outStride = l * mB;

@@ -15,7 +15,7 @@
 // Rows are real, so two rows share one complex inverse FFT per offset; the
 // offsets of a row pair are transformed as one batch.
 import { BatchFft, fftPlan } from './fft.js';
-import { instantiateKernels, type DwiKernels } from './wasm/index.js';
+import { KernelMemory, type DwiKernels } from './wasm/index.js';
 
 export interface GibbsOptions {
   /** Offsets per half voxel (default 20: shifts of 1/40 voxel). */
@@ -45,12 +45,7 @@ class RowUnringer {
   private readonly fft: BatchFft;
   private readonly params: GibbsParams;
   private readonly count: number;
-  /** Phase ramps [k][shift]: e^{2πi·k̃·s/n}/n, the Nyquist term as cos(πs)/n to keep rows real. */
-  private readonly rampRe: Float64Array;
-  private readonly rampIm: Float64Array;
   private readonly shifts: Float64Array;
-  private readonly wRe: Float64Array;
-  private readonly wIm: Float64Array;
   /** The last (maxW - minW + 1) rows of diffs |v[y+1] - v[y]|, [row][shift], for rows a and b. */
   private readonly ringA: Float64Array;
   private readonly ringB: Float64Array;
@@ -66,35 +61,40 @@ class RowUnringer {
     this.params = params;
     const count = 2 * params.nshifts + 1;
     this.count = count;
-    // The shifted rows (wherever the FFT leaves them) and the search's arrays live in the memory of
-    // the kernel that searches them (wasm/kernels.c).
+    // The shifted rows (wherever the FFT leaves them) and the search's arrays live in one kernel
+    // memory (wasm/kernels.c), so the search reads the FFT's output in place.
     const windows = n + params.maxW + params.minW + 1;
     const span = params.maxW - params.minW + 1;
-    const { kernels, arrays } = instantiateKernels([n * count, n * count, n * count, n * count, span * count, span * count, windows, windows, windows, windows]);
-    this.kernels = kernels;
-    let scratchRe, scratchIm, argA, argB;
-    [this.wRe, this.wIm, scratchRe, scratchIm, this.ringA, this.ringB, this.minA, this.minB, argA, argB] = arrays;
+    const memory = new KernelMemory(BatchFft.memoryLength(n, count) + 2 * span * count + 4 * windows);
+    this.fft = new BatchFft(n, count, memory);
+    this.kernels = memory.kernels;
+    this.ringA = memory.take(span * count);
+    this.ringB = memory.take(span * count);
+    this.minA = memory.take(windows);
+    this.minB = memory.take(windows);
+    const argA = memory.take(windows), argB = memory.take(windows);
     this.argA = new Int32Array(argA.buffer, argA.byteOffset, windows);
     this.argB = new Int32Array(argB.buffer, argB.byteOffset, windows);
-    this.fft = new BatchFft(n, count, [scratchRe, scratchIm]);
     this.shifts = new Float64Array(count);
-    this.rampRe = new Float64Array(count * n);
-    this.rampIm = new Float64Array(count * n);
+    // Phase ramps [k][shift]: e^{2πi·k̃·s/n}/n, the Nyquist term as cos(πs)/n to keep rows real.
+    const rampRe = new Float64Array(count * n);
+    const rampIm = new Float64Array(count * n);
     for (let j = 0; j < count; j++) {
       const s = (j - params.nshifts) / (2 * params.nshifts);
       this.shifts[j] = s;
       for (let k = 0; k < n; k++) {
         const at = k * count + j;
         if (2 * k === n) {
-          this.rampRe[at] = Math.cos(Math.PI * s) / n;
+          rampRe[at] = Math.cos(Math.PI * s) / n;
           continue;
         }
         const kk = 2 * k < n ? k : k - n;
         const angle = (2 * Math.PI * kk * s) / n;
-        this.rampRe[at] = Math.cos(angle) / n;
-        this.rampIm[at] = Math.sin(angle) / n;
+        rampRe[at] = Math.cos(angle) / n;
+        rampIm[at] = Math.sin(angle) / n;
       }
     }
+    this.fft.setModulation(rampRe, rampIm);
   }
 
   /**
@@ -103,7 +103,7 @@ class RowUnringer {
    * out[offA + x·stride], of row b to out[offB + x·stride] (offB < 0: no row b).
    */
   correctPair(zRe: Float64Array, zIm: Float64Array, out: Float64Array, offA: number, offB: number, stride: number): void {
-    const [vRe, vIm] = this.fft.inverseModulated(zRe, zIm, this.rampRe, this.rampIm, this.wRe, this.wIm);
+    const [vRe, vIm] = this.fft.inverseModulated(zRe, zIm);
     this.select(vRe, vIm, out, offA, offB, stride);
   }
 

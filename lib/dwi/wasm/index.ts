@@ -9,6 +9,8 @@ export interface DwiKernels {
   gram_row_sums(nx: number, m: number, rows: number, values: number, sums: number): void;
   add_plane(dst: number, src: number, length: number, sign: number): void;
   gibbs_window_minima(n: number, count: number, minW: number, maxW: number, va: number, vb: number, ringA: number, ringB: number, minA: number, argA: number, minB: number, argB: number): void;
+  fft_batch_stage(p: number, l: number, mb: number, twRe: number, twIm: number, constants: number, aRe: number, aIm: number, bRe: number, bIm: number, sign: number): number;
+  fft_batch_first_modulated(m: number, batch: number, zRe: number, zIm: number, modRe: number, modIm: number, re: number, im: number): void;
 }
 
 /** The kernels' stack: build.sh links it first, 16 KiB; arrays start after it. */
@@ -17,19 +19,30 @@ const STACK_BYTES = 16384;
 let compiled: WebAssembly.Module | undefined;
 
 /**
- * A fresh instance with room for Float64Arrays of the given lengths, returned in that order.
- * The module is compiled once per thread.
+ * One instance of the kernels with room for a fixed number of float64 values, handed out in
+ * order by take(). The module is compiled once per thread.
  */
-export function instantiateKernels(lengths: readonly number[]): { kernels: DwiKernels; arrays: Float64Array[] } {
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
-  const bytes = STACK_BYTES + 8 * lengths.reduce((sum, length) => sum + length, 0);
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
-  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-  let offset = STACK_BYTES;
-  const arrays = lengths.map((length) => {
-    const view = new Float64Array(memory.buffer, offset, length);
-    offset += 8 * length;
+export class KernelMemory {
+  readonly kernels: DwiKernels;
+  private readonly buffer: ArrayBuffer;
+  private offset = STACK_BYTES;
+
+  constructor(float64s: number) {
+    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((STACK_BYTES + 8 * float64s) / 65536) });
+    this.buffer = memory.buffer;
+    this.kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as DwiKernels;
+  }
+
+  take(length: number): Float64Array {
+    const view = new Float64Array(this.buffer, this.offset, length);
+    this.offset += 8 * length;
     return view;
-  });
-  return { kernels: instance.exports as unknown as DwiKernels, arrays };
+  }
+}
+
+/** A fresh instance with room for Float64Arrays of the given lengths, returned in that order. */
+export function instantiateKernels(lengths: readonly number[]): { kernels: DwiKernels; arrays: Float64Array[] } {
+  const memory = new KernelMemory(lengths.reduce((sum, length) => sum + length, 0));
+  return { kernels: memory.kernels, arrays: lengths.map((length) => memory.take(length)) };
 }

@@ -303,3 +303,166 @@ void add_plane(f64 *dst, const f64 *src, int length, int sign) {
     for (; i < length; i++) dst[i] -= src[i];
   }
 }
+
+// One stage of B batched FFTs (fft.ts, BatchFft; Stockham, element k of transform b at k·B + b):
+// the same expressions as fft.ts's radix-2, 3, 4, 5 and 7 stages, in the same order, so the same
+// results, vectorised over the mb = m·B contiguous values per sub-sequence. tw_re and tw_im are
+// the stage's forward twiddles (j·p + q); k holds the constants below, as JavaScript computed them.
+// Returns 0 for other radices.
+enum { K_C5_1, K_C5_2, K_S5_1, K_S5_2, K_C7_1, K_C7_2, K_C7_3, K_S7_1, K_S7_2, K_S7_3, K_SQRT3_2 };
+
+#define TWIDDLE(q) const f64 w##q##r = tw_re[t + q], w##q##i = sign * tw_im[t + q]
+#define LOAD_TWIDDLED(q)                                                     \
+  const f64 y##q##r = a_re[i0 + q * mb], y##q##i = a_im[i0 + q * mb];        \
+  const f64 x##q##r = y##q##r * w##q##r - y##q##i * w##q##i, x##q##i = y##q##r * w##q##i + y##q##i * w##q##r
+
+__attribute__((export_name("fft_batch_stage")))
+int fft_batch_stage(int p, int l, int mb, const f64 *tw_re, const f64 *tw_im, const f64 *k, const f64 *__restrict a_re,
+                    const f64 *__restrict a_im, f64 *__restrict b_re, f64 *__restrict b_im, int sign_int) {
+  const f64 sign = sign_int;
+  const int out = l * mb;
+  if (p == 4) {
+    for (int j = 0; j < l; j++) {
+      const int t = j * 4;
+      TWIDDLE(1); TWIDDLE(2); TWIDDLE(3);
+      const int in_base = j * mb * 4, out_base = j * mb;
+      for (int kk = 0; kk < mb; kk++) {
+        const int i0 = in_base + kk;
+        const f64 x0r = a_re[i0], x0i = a_im[i0];
+        LOAD_TWIDDLED(1); LOAD_TWIDDLED(2); LOAD_TWIDDLED(3);
+        const f64 t0r = x0r + x2r, t0i = x0i + x2i;
+        const f64 t1r = x0r - x2r, t1i = x0i - x2i;
+        const f64 t2r = x1r + x3r, t2i = x1i + x3i;
+        const f64 t3r = sign * (x1i - x3i), t3i = -sign * (x1r - x3r);
+        const int o = out_base + kk;
+        b_re[o] = t0r + t2r; b_im[o] = t0i + t2i;
+        b_re[o + out] = t1r + t3r; b_im[o + out] = t1i + t3i;
+        b_re[o + 2 * out] = t0r - t2r; b_im[o + 2 * out] = t0i - t2i;
+        b_re[o + 3 * out] = t1r - t3r; b_im[o + 3 * out] = t1i - t3i;
+      }
+    }
+  } else if (p == 2) {
+    for (int j = 0; j < l; j++) {
+      const int t = j * 2;
+      TWIDDLE(1);
+      const int in_base = j * mb * 2, out_base = j * mb;
+      for (int kk = 0; kk < mb; kk++) {
+        const int i0 = in_base + kk;
+        const f64 x0r = a_re[i0], x0i = a_im[i0];
+        LOAD_TWIDDLED(1);
+        const int o = out_base + kk;
+        b_re[o] = x0r + x1r; b_im[o] = x0i + x1i;
+        b_re[o + out] = x0r - x1r; b_im[o + out] = x0i - x1i;
+      }
+    }
+  } else if (p == 3) {
+    const f64 h = sign * k[K_SQRT3_2];
+    for (int j = 0; j < l; j++) {
+      const int t = j * 3;
+      TWIDDLE(1); TWIDDLE(2);
+      const int in_base = j * mb * 3, out_base = j * mb;
+      for (int kk = 0; kk < mb; kk++) {
+        const int i0 = in_base + kk;
+        const f64 x0r = a_re[i0], x0i = a_im[i0];
+        LOAD_TWIDDLED(1); LOAD_TWIDDLED(2);
+        const f64 sr = x1r + x2r, si = x1i + x2i;
+        const f64 cr = x0r - 0.5 * sr, ci = x0i - 0.5 * si;
+        const f64 ur = h * (x1i - x2i), ui = -h * (x1r - x2r);
+        const int o = out_base + kk;
+        b_re[o] = x0r + sr; b_im[o] = x0i + si;
+        b_re[o + out] = cr + ur; b_im[o + out] = ci + ui;
+        b_re[o + 2 * out] = cr - ur; b_im[o + 2 * out] = ci - ui;
+      }
+    }
+  } else if (p == 5) {
+    const f64 c1 = k[K_C5_1], c2 = k[K_C5_2], s1 = sign * k[K_S5_1], s2 = sign * k[K_S5_2];
+    for (int j = 0; j < l; j++) {
+      const int t = j * 5;
+      TWIDDLE(1); TWIDDLE(2); TWIDDLE(3); TWIDDLE(4);
+      const int in_base = j * mb * 5, out_base = j * mb;
+      for (int kk = 0; kk < mb; kk++) {
+        const int i0 = in_base + kk;
+        const f64 x0r = a_re[i0], x0i = a_im[i0];
+        LOAD_TWIDDLED(1); LOAD_TWIDDLED(2); LOAD_TWIDDLED(3); LOAD_TWIDDLED(4);
+        const f64 a1r = x1r + x4r, a1i = x1i + x4i, b1r = x1r - x4r, b1i = x1i - x4i;
+        const f64 a2r = x2r + x3r, a2i = x2i + x3i, b2r = x2r - x3r, b2i = x2i - x3i;
+        const f64 c1r = x0r + c1 * a1r + c2 * a2r, c1i = x0i + c1 * a1i + c2 * a2i;
+        const f64 c2r = x0r + c2 * a1r + c1 * a2r, c2i = x0i + c2 * a1i + c1 * a2i;
+        const f64 d1r = s1 * b1i + s2 * b2i, d1i = -(s1 * b1r + s2 * b2r);
+        const f64 d2r = s2 * b1i - s1 * b2i, d2i = -(s2 * b1r - s1 * b2r);
+        const int o = out_base + kk;
+        b_re[o] = x0r + a1r + a2r; b_im[o] = x0i + a1i + a2i;
+        b_re[o + out] = c1r + d1r; b_im[o + out] = c1i + d1i;
+        b_re[o + 4 * out] = c1r - d1r; b_im[o + 4 * out] = c1i - d1i;
+        b_re[o + 2 * out] = c2r + d2r; b_im[o + 2 * out] = c2i + d2i;
+        b_re[o + 3 * out] = c2r - d2r; b_im[o + 3 * out] = c2i - d2i;
+      }
+    }
+  } else if (p == 7) {
+    const f64 c1 = k[K_C7_1], c2 = k[K_C7_2], c3 = k[K_C7_3];
+    const f64 s1 = sign * k[K_S7_1], s2 = sign * k[K_S7_2], s3 = sign * k[K_S7_3];
+    for (int j = 0; j < l; j++) {
+      const int t = j * 7;
+      TWIDDLE(1); TWIDDLE(2); TWIDDLE(3); TWIDDLE(4); TWIDDLE(5); TWIDDLE(6);
+      const int in_base = j * mb * 7, out_base = j * mb;
+      for (int kk = 0; kk < mb; kk++) {
+        const int i0 = in_base + kk;
+        const f64 x0r = a_re[i0], x0i = a_im[i0];
+        LOAD_TWIDDLED(1); LOAD_TWIDDLED(2); LOAD_TWIDDLED(3); LOAD_TWIDDLED(4); LOAD_TWIDDLED(5); LOAD_TWIDDLED(6);
+        const f64 a1r = x1r + x6r, a1i = x1i + x6i, b1r = x1r - x6r, b1i = x1i - x6i;
+        const f64 a2r = x2r + x5r, a2i = x2i + x5i, b2r = x2r - x5r, b2i = x2i - x5i;
+        const f64 a3r = x3r + x4r, a3i = x3i + x4i, b3r = x3r - x4r, b3i = x3i - x4i;
+        const f64 c1r = x0r + c1 * a1r + c2 * a2r + c3 * a3r, c1i = x0i + c1 * a1i + c2 * a2i + c3 * a3i;
+        const f64 c2r = x0r + c2 * a1r + c3 * a2r + c1 * a3r, c2i = x0i + c2 * a1i + c3 * a2i + c1 * a3i;
+        const f64 c3r = x0r + c3 * a1r + c1 * a2r + c2 * a3r, c3i = x0i + c3 * a1i + c1 * a2i + c2 * a3i;
+        const f64 e1r = s1 * b1r + s2 * b2r + s3 * b3r, e1i = s1 * b1i + s2 * b2i + s3 * b3i;
+        const f64 e2r = s2 * b1r - s3 * b2r - s1 * b3r, e2i = s2 * b1i - s3 * b2i - s1 * b3i;
+        const f64 e3r = s3 * b1r - s1 * b2r + s2 * b3r, e3i = s3 * b1i - s1 * b2i + s2 * b3i;
+        const int o = out_base + kk;
+        b_re[o] = x0r + a1r + a2r + a3r; b_im[o] = x0i + a1i + a2i + a3i;
+        b_re[o + out] = c1r + e1i; b_im[o + out] = c1i - e1r;
+        b_re[o + 6 * out] = c1r - e1i; b_im[o + 6 * out] = c1i + e1r;
+        b_re[o + 2 * out] = c2r + e2i; b_im[o + 2 * out] = c2i - e2r;
+        b_re[o + 5 * out] = c2r - e2i; b_im[o + 5 * out] = c2i + e2r;
+        b_re[o + 3 * out] = c3r + e3i; b_im[o + 3 * out] = c3i - e3r;
+        b_re[o + 4 * out] = c3r - e3i; b_im[o + 4 * out] = c3i + e3r;
+      }
+    }
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+// The first (radix-4, l = 1) stage of B inverse transforms of one spectrum z modulated B ways:
+// element k of transform b is z[k]·mod[k·B + b] (fft.ts, BatchFft.inverseModulated), m = n / 4.
+__attribute__((export_name("fft_batch_first_modulated")))
+void fft_batch_first_modulated(int m, int batch, const f64 *z_re, const f64 *z_im, const f64 *__restrict mod_re,
+                               const f64 *__restrict mod_im, f64 *__restrict re, f64 *__restrict im) {
+  const int mb = m * batch;
+  for (int k0 = 0; k0 < m; k0++) {
+    const int k1 = k0 + m, k2 = k0 + 2 * m, k3 = k0 + 3 * m;
+    const f64 z0r = z_re[k0], z0i = z_im[k0], z1r = z_re[k1], z1i = z_im[k1];
+    const f64 z2r = z_re[k2], z2i = z_im[k2], z3r = z_re[k3], z3i = z_im[k3];
+    const int c0 = k0 * batch, c1 = k1 * batch, c2 = k2 * batch, c3 = k3 * batch;
+    for (int b = 0; b < batch; b++) {
+      f64 cr = mod_re[c0 + b], ci = mod_im[c0 + b];
+      const f64 x0r = z0r * cr - z0i * ci, x0i = z0r * ci + z0i * cr;
+      cr = mod_re[c1 + b]; ci = mod_im[c1 + b];
+      const f64 x1r = z1r * cr - z1i * ci, x1i = z1r * ci + z1i * cr;
+      cr = mod_re[c2 + b]; ci = mod_im[c2 + b];
+      const f64 x2r = z2r * cr - z2i * ci, x2i = z2r * ci + z2i * cr;
+      cr = mod_re[c3 + b]; ci = mod_im[c3 + b];
+      const f64 x3r = z3r * cr - z3i * ci, x3i = z3r * ci + z3i * cr;
+      const f64 t0r = x0r + x2r, t0i = x0i + x2i;
+      const f64 t1r = x0r - x2r, t1i = x0i - x2i;
+      const f64 t2r = x1r + x3r, t2i = x1i + x3i;
+      const f64 t3r = -(x1i - x3i), t3i = x1r - x3r;
+      const int o = c0 + b;
+      re[o] = t0r + t2r; im[o] = t0i + t2i;
+      re[o + mb] = t1r + t3r; im[o + mb] = t1i + t3i;
+      re[o + 2 * mb] = t0r - t2r; im[o + 2 * mb] = t0i - t2i;
+      re[o + 3 * mb] = t1r - t3r; im[o + 3 * mb] = t1i - t3i;
+    }
+  }
+}
