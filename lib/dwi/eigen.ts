@@ -1,48 +1,65 @@
 // Symmetric eigen-decomposition without allocations in the hot path:
-// Householder tridiagonalisation (WebAssembly) followed by implicit QR with
-// Wilkinson shifts. Instead of forming eigenvectors (O(n³) more work), the Givens
+// Householder tridiagonalisation followed by implicit QR with Wilkinson shifts,
+// both as WebAssembly (wasm/kernels.c). Instead of forming eigenvectors (O(n³) more work), the Givens
 // rotations are recorded so that one vector can be taken into the eigenbasis
 // and back: enough to project a vector onto a subset of eigenvectors, which is
 // all that MP-PCA needs per voxel.
 
-import { instantiateKernels, type DwiKernels } from './wasm/index.js';
+import { KernelMemory, type DwiKernels } from './wasm/index.js';
+
+/** Arrays of SymmetricEigen in its kernel memory, in the order taken; the rotations last, so they can grow. */
+const EIGEN_ARRAYS = ['a', 'house', 'values', 'offDiag', 'beta', 'p', 'q', 'y', 'state', 'rotations'] as const;
 
 export class SymmetricEigen {
   readonly n: number;
   /** Working matrix, row-major n×n; only the lower triangle is read; overwritten by decompose(). */
-  readonly a: Float64Array;
+  a!: Float64Array;
   /** Eigenvalues after decompose() (unsorted, aligned with eigenbasis coordinates). */
-  readonly values: Float64Array;
-  private readonly offDiag: Float64Array;
-  private readonly beta: Float64Array;
-  private readonly p: Float64Array;
-  private readonly house: Float64Array;
-  private readonly q: Float64Array;
-  private rotIndex: Int32Array;
-  private rotC: Float64Array;
-  private rotS: Float64Array;
+  values!: Float64Array;
+  private offDiag!: Float64Array;
+  private beta!: Float64Array;
+  private p!: Float64Array;
+  private house!: Float64Array;
+  private q!: Float64Array;
+  /** The vector toEigenbasis and fromEigenbasis transform, in the kernel's memory. */
+  private y!: Float64Array;
+  /** qr_iterate's resumable state (three int32s). */
+  private state!: Float64Array;
+  /** Recorded QR rotations, (k, c, s) each. */
+  private rotations!: Float64Array;
   private rotCount = 0;
   private readonly order: Int32Array;
   private readonly deflation: number;
+  private readonly memory: KernelMemory;
   private readonly kernels: DwiKernels;
+  /** Byte offset and length of each array in EIGEN_ARRAYS, to take them again after the memory grows. */
+  private readonly layout = new Map<(typeof EIGEN_ARRAYS)[number], [number, number]>();
 
   /**
    * `deflation`: an off-diagonal entry under this share of the tridiagonal matrix's norm also counts
    * as zero. Each such deflation moves eigenvalues by at most that much, so a share far below the
    * data's own precision ends QR sweeps that would only refine the smallest eigenvalues' last digits.
    */
-  constructor(n: number, opts: { deflation?: number } = {}) {
+  constructor(n: number, opts: { deflation?: number; /** Room for QR rotations before it first grows (tests). */ rotations?: number } = {}) {
     this.n = n;
     this.deflation = opts.deflation ?? 0;
-    // The arrays the tridiagonalisation works on live in its kernel's memory.
-    const { kernels, arrays } = instantiateKernels([n * n, n * n, n, n, n, n, n]);
-    this.kernels = kernels;
-    [this.a, this.house, this.values, this.offDiag, this.beta, this.p, this.q] = arrays;
-    const cap = Math.max(64, 8 * n * n);
-    this.rotIndex = new Int32Array(cap);
-    this.rotC = new Float64Array(cap);
-    this.rotS = new Float64Array(cap);
+    // The arrays the kernels work on live in their memory. Worst case for the rotations: 60 QR
+    // iterations per eigenvalue of up to n rotations each; 8n² is plenty in practice, and they grow.
+    const rotations = 3 * (opts.rotations ?? Math.max(64, 8 * n * n));
+    const lengths = { a: n * n, house: n * n, values: n, offDiag: n, beta: n, p: n, q: n, y: n, state: 2, rotations };
+    this.memory = new KernelMemory(Object.values(lengths).reduce((sum, length) => sum + length, 0));
+    this.kernels = this.memory.kernels;
+    for (const name of EIGEN_ARRAYS) {
+      const view = this.memory.take(lengths[name]);
+      this.layout.set(name, [view.byteOffset, view.length]);
+    }
+    this.bindArrays();
     this.order = new Int32Array(n);
+  }
+
+  /** (Re)takes every array's view from the kernel memory. */
+  private bindArrays(): void {
+    for (const [name, [offset, length]] of this.layout) this[name] = this.memory.view(offset, length);
   }
 
   /**
@@ -64,109 +81,48 @@ export class SymmetricEigen {
       this.p.byteOffset, this.house.byteOffset, this.q.byteOffset);
   }
 
-  /** Implicit symmetric QR with Wilkinson shifts on (values, offDiag). */
+  /**
+   * Implicit symmetric QR with Wilkinson shifts on (values, offDiag), as WebAssembly
+   * (wasm/kernels.c, qr_iterate): each sweep deflates converged eigenvalues at the bottom, takes
+   * a Wilkinson shift from the trailing 2×2 block and chases the bulge down with Givens rotations,
+   * whose c², s² and c·s come from 1/(x² + z²) alone, so the next rotation does not wait for the
+   * square root. With `record`, the rotations are kept for toEigenbasis/fromEigenbasis; when they
+   * outgrow their room, it doubles and the kernel resumes.
+   */
   private qrIterate(record: boolean): void {
     const { n, values: d, offDiag: e } = this;
-    // Worst case: 60 iterations per eigenvalue, each up to n rotations.
-    if (record && this.rotIndex.length < 8 * n * n) this.growRotations(8 * n * n);
-    let rotIndex = this.rotIndex, rotC = this.rotC, rotS = this.rotS;
-    let count = 0;
-    const eps = 2.220446049250313e-16;
     let norm = 0;
     for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]) + (i > 0 ? Math.abs(e[i - 1]) : 0));
     const tol = this.deflation * norm;
-    let hi = n - 1;
-    let iterations = 0;
-    const maxIterations = 60 * n;
-    while (hi > 0) {
-      if (Math.abs(e[hi - 1]) <= eps * (Math.abs(d[hi - 1]) + Math.abs(d[hi])) || Math.abs(e[hi - 1]) <= tol) {
-        e[hi - 1] = 0;
-        hi--;
-        continue;
-      }
-      let lo = hi - 1;
-      while (lo > 0 && Math.abs(e[lo - 1]) > eps * (Math.abs(d[lo - 1]) + Math.abs(d[lo])) && Math.abs(e[lo - 1]) > tol) lo--;
-      if (lo > 0) e[lo - 1] = 0;
-      if (++iterations > maxIterations) break;
-      if (record && count + (hi - lo) > rotIndex.length) {
-        this.rotCount = count;
-        this.growRotations(rotIndex.length * 2);
-        rotIndex = this.rotIndex; rotC = this.rotC; rotS = this.rotS;
-      }
-      // Wilkinson shift from the trailing 2×2 block.
-      const delta = (d[hi - 1] - d[hi]) / 2;
-      const bb = e[hi - 1] * e[hi - 1];
-      const mu = d[hi] - bb / (delta + (delta >= 0 ? 1 : -1) * Math.sqrt(delta * delta + bb));
-      let x = d[lo] - mu;
-      let z = e[lo];
-      for (let k = lo; k < hi; k++) {
-        // c², s² and c·s come from 1/(x² + z²) alone, so the next rotation
-        // does not wait for the square root (c and s are needed one step later).
-        const rho = x * x + z * z;
-        let c = 1, s = 0, cc = 1, ss = 0, cs = 0, r = 0;
-        if (rho !== 0) {
-          const invRho = 1 / rho;
-          cc = x * x * invRho;
-          ss = z * z * invRho;
-          cs = -x * z * invRho;
-          r = Math.sqrt(rho);
-          const invR = 1 / r;
-          c = x * invR;
-          s = -z * invR;
-        }
-        if (k > lo) e[k - 1] = r;
-        const pk = d[k], q = e[k], t = d[k + 1];
-        d[k] = cc * pk - 2 * cs * q + ss * t;
-        d[k + 1] = ss * pk + 2 * cs * q + cc * t;
-        const ek = cs * (pk - t) + (cc - ss) * q;
-        e[k] = ek;
-        if (k < hi - 1) {
-          const en = e[k + 1];
-          z = -s * en;
-          e[k + 1] = c * en;
-          x = ek;
-        }
-        if (record) {
-          rotIndex[count] = k;
-          rotC[count] = c;
-          rotS[count] = s;
-          count++;
-        }
-      }
+    const state = new Int32Array(this.state.buffer, this.state.byteOffset, 3);
+    state[0] = 0;
+    state[1] = n - 1;
+    state[2] = 0;
+    for (;;) {
+      const capacity = this.rotations.length / 3;
+      const done = this.kernels.qr_iterate(n, this.values.byteOffset, this.offDiag.byteOffset, tol, record ? 1 : 0,
+        this.rotations.byteOffset, capacity, this.state.byteOffset);
+      if (done) break;
+      const [offset, length] = this.layout.get('rotations')!;
+      this.memory.reserve(offset + 16 * length);
+      this.layout.set('rotations', [offset, 2 * length]);
+      this.bindArrays();
     }
-    this.rotCount = count;
-  }
-
-  private growRotations(capacity: number): void {
-    const idx = new Int32Array(capacity); idx.set(this.rotIndex.subarray(0, this.rotCount)); this.rotIndex = idx;
-    const rc = new Float64Array(capacity); rc.set(this.rotC.subarray(0, this.rotCount)); this.rotC = rc;
-    const rs = new Float64Array(capacity); rs.set(this.rotS.subarray(0, this.rotCount)); this.rotS = rs;
+    this.rotCount = new Int32Array(this.state.buffer, this.state.byteOffset, 1)[0];
   }
 
   /** y ← (Q Z)ᵀ y: coordinates of y in the eigenbasis (aligned with `values`). */
   toEigenbasis(y: Float64Array): void {
-    const { n, house, beta } = this;
-    for (let k = 0; k < n - 2; k++) applyReflector(house, k * n, k + 1, n, beta[k], y);
-    const { rotIndex, rotC, rotS } = this;
-    for (let r = 0; r < this.rotCount; r++) {
-      const k = rotIndex[r], c = rotC[r], s = rotS[r];
-      const yk = y[k], yk1 = y[k + 1];
-      y[k] = c * yk - s * yk1;
-      y[k + 1] = s * yk + c * yk1;
-    }
+    this.y.set(y);
+    this.kernels.to_eigenbasis(this.n, this.house.byteOffset, this.beta.byteOffset, this.rotations.byteOffset, this.rotCount, this.y.byteOffset);
+    y.set(this.y);
   }
 
   /** y ← (Q Z) y: back from eigenbasis coordinates. */
   fromEigenbasis(y: Float64Array): void {
-    const { rotIndex, rotC, rotS } = this;
-    for (let r = this.rotCount - 1; r >= 0; r--) {
-      const k = rotIndex[r], c = rotC[r], s = rotS[r];
-      const yk = y[k], yk1 = y[k + 1];
-      y[k] = c * yk + s * yk1;
-      y[k + 1] = -s * yk + c * yk1;
-    }
-    const { n, house, beta } = this;
-    for (let k = n - 3; k >= 0; k--) applyReflector(house, k * n, k + 1, n, beta[k], y);
+    this.y.set(y);
+    this.kernels.from_eigenbasis(this.n, this.house.byteOffset, this.beta.byteOffset, this.rotations.byteOffset, this.rotCount, this.y.byteOffset);
+    y.set(this.y);
   }
 
   /** Indices of `values` in ascending order of eigenvalue (insertion sort: n is small, data nearly sorted). */
@@ -185,15 +141,6 @@ export class SymmetricEigen {
     }
     return order;
   }
-}
-
-/** y ← (I - b v vᵀ) y with v = house[offset + s .. offset + n). */
-function applyReflector(house: Float64Array, offset: number, s: number, n: number, b: number, y: Float64Array): void {
-  if (b === 0) return;
-  let dot = 0;
-  for (let i = s; i < n; i++) dot += house[offset + i] * y[i];
-  dot *= b;
-  for (let i = s; i < n; i++) y[i] -= dot * house[offset + i];
 }
 
 /**

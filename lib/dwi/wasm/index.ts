@@ -10,6 +10,9 @@ export interface DwiKernels {
   add_plane(dst: number, src: number, length: number, sign: number): void;
   gibbs_window_minima(n: number, count: number, minW: number, maxW: number, va: number, vb: number, ringA: number, ringB: number, minA: number, argA: number, minB: number, argB: number): void;
   fft_batch_stage(p: number, l: number, mb: number, twRe: number, twIm: number, constants: number, aRe: number, aIm: number, bRe: number, bIm: number, sign: number): number;
+  qr_iterate(n: number, d: number, e: number, tol: number, record: number, rotations: number, capacity: number, state: number): number;
+  to_eigenbasis(n: number, house: number, beta: number, rotations: number, count: number, y: number): void;
+  from_eigenbasis(n: number, house: number, beta: number, rotations: number, count: number, y: number): void;
   fft_batch_first_modulated(m: number, batch: number, zRe: number, zIm: number, modRe: number, modIm: number, re: number, im: number): void;
 }
 
@@ -24,20 +27,33 @@ let compiled: WebAssembly.Module | undefined;
  */
 export class KernelMemory {
   readonly kernels: DwiKernels;
-  private readonly buffer: ArrayBuffer;
+  private readonly memory: WebAssembly.Memory;
   private offset = STACK_BYTES;
 
   constructor(float64s: number) {
     compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
-    const memory = new WebAssembly.Memory({ initial: Math.ceil((STACK_BYTES + 8 * float64s) / 65536) });
-    this.buffer = memory.buffer;
-    this.kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as DwiKernels;
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil((STACK_BYTES + 8 * float64s) / 65536) });
+    this.kernels = new WebAssembly.Instance(compiled, { env: { memory: this.memory } }).exports as unknown as DwiKernels;
   }
 
   take(length: number): Float64Array {
-    const view = new Float64Array(this.buffer, this.offset, length);
+    const view = new Float64Array(this.memory.buffer, this.offset, length);
     this.offset += 8 * length;
     return view;
+  }
+
+  /**
+   * Grows the memory to at least `byteLength` bytes, so that the last array taken can grow in
+   * place. Every view taken before is then detached: take them again with view().
+   */
+  reserve(byteLength: number): void {
+    const needed = byteLength - this.memory.buffer.byteLength;
+    if (needed > 0) this.memory.grow(Math.ceil(needed / 65536));
+  }
+
+  /** A view of `length` float64s at a byte offset a take() returned. */
+  view(byteOffset: number, length: number): Float64Array {
+    return new Float64Array(this.memory.buffer, byteOffset, length);
   }
 }
 

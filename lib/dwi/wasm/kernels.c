@@ -466,3 +466,113 @@ void fft_batch_first_modulated(int m, int batch, const f64 *z_re, const f64 *z_i
     }
   }
 }
+
+// Implicit symmetric QR with Wilkinson shifts on the tridiagonal (d, e) (eigen.ts,
+// SymmetricEigen.qrIterate, which documents it; the same operations in the same order). With
+// `record`, rotation i is kept as (k, c, s) at rotations[3i..3i+2]. `state` holds the rotation
+// count, the active block's upper end and the iteration count, so that a call that runs out of
+// room for rotations (returns 0; the caller grows the room) can be resumed; 1 when done.
+__attribute__((export_name("qr_iterate")))
+int qr_iterate(int n, f64 *d, f64 *e, f64 tol, int record, f64 *rotations, int capacity, int *state) {
+  const f64 eps = 2.220446049250313e-16;
+  int count = state[0], hi = state[1], iterations = state[2];
+  const int max_iterations = 60 * n;
+  int done = 1;
+  while (hi > 0) {
+    if (__builtin_fabs(e[hi - 1]) <= eps * (__builtin_fabs(d[hi - 1]) + __builtin_fabs(d[hi])) || __builtin_fabs(e[hi - 1]) <= tol) {
+      e[hi - 1] = 0;
+      hi--;
+      continue;
+    }
+    if (record && count + hi > capacity) {
+      // Before any change to this sweep: the resumed call redoes it from here.
+      done = 0;
+      break;
+    }
+    int lo = hi - 1;
+    while (lo > 0 && __builtin_fabs(e[lo - 1]) > eps * (__builtin_fabs(d[lo - 1]) + __builtin_fabs(d[lo])) &&
+           __builtin_fabs(e[lo - 1]) > tol)
+      lo--;
+    if (lo > 0) e[lo - 1] = 0;
+    if (++iterations > max_iterations) break;
+    const f64 delta = (d[hi - 1] - d[hi]) / 2;
+    const f64 bb = e[hi - 1] * e[hi - 1];
+    const f64 mu = d[hi] - bb / (delta + (delta >= 0 ? 1 : -1) * __builtin_sqrt(delta * delta + bb));
+    f64 x = d[lo] - mu;
+    f64 z = e[lo];
+    for (int k = lo; k < hi; k++) {
+      const f64 rho = x * x + z * z;
+      f64 c = 1, s = 0, cc = 1, ss = 0, cs = 0, r = 0;
+      if (rho != 0) {
+        const f64 inv_rho = 1 / rho;
+        cc = x * x * inv_rho;
+        ss = z * z * inv_rho;
+        cs = -x * z * inv_rho;
+        r = __builtin_sqrt(rho);
+        const f64 inv_r = 1 / r;
+        c = x * inv_r;
+        s = -z * inv_r;
+      }
+      if (k > lo) e[k - 1] = r;
+      const f64 pk = d[k], q = e[k], t = d[k + 1];
+      d[k] = cc * pk - 2 * cs * q + ss * t;
+      d[k + 1] = ss * pk + 2 * cs * q + cc * t;
+      const f64 ek = cs * (pk - t) + (cc - ss) * q;
+      e[k] = ek;
+      if (k < hi - 1) {
+        const f64 en = e[k + 1];
+        z = -s * en;
+        e[k + 1] = c * en;
+        x = ek;
+      }
+      if (record) {
+        f64 *rot = rotations + 3 * count;
+        rot[0] = k;
+        rot[1] = c;
+        rot[2] = s;
+        count++;
+      }
+    }
+  }
+  state[0] = count;
+  state[1] = hi;
+  state[2] = iterations;
+  return done;
+}
+
+// y ← (I - b v vᵀ) y with v = house[s..n).
+static inline void apply_reflector(const f64 *house, int s, int n, f64 b, f64 *y) {
+  if (b == 0) return;
+  f64 dot = 0;
+  for (int i = s; i < n; i++) dot += house[i] * y[i];
+  dot *= b;
+  for (int i = s; i < n; i++) y[i] -= dot * house[i];
+}
+
+// y ← (Q Z)ᵀ y (to_eigenbasis) or y ← (Q Z) y: the reflectors of tridiagonalize and the recorded
+// rotations of qr_iterate (SymmetricEigen.toEigenbasis and fromEigenbasis).
+__attribute__((export_name("to_eigenbasis")))
+void to_eigenbasis(int n, const f64 *house, const f64 *beta, const f64 *rotations, int count, f64 *y) {
+  for (int k = 0; k < n - 2; k++) apply_reflector(house + k * n, k + 1, n, beta[k], y);
+  for (int r = 0; r < count; r++) {
+    const f64 *rot = rotations + 3 * r;
+    const int k = (int)rot[0];
+    const f64 c = rot[1], s = rot[2];
+    const f64 yk = y[k], yk1 = y[k + 1];
+    y[k] = c * yk - s * yk1;
+    y[k + 1] = s * yk + c * yk1;
+  }
+}
+
+__attribute__((export_name("from_eigenbasis")))
+void from_eigenbasis(int n, const f64 *house, const f64 *beta, const f64 *rotations, int count, f64 *y) {
+  for (int r = count - 1; r >= 0; r--) {
+    const f64 *rot = rotations + 3 * r;
+    const int k = (int)rot[0];
+    const f64 c = rot[1], s = rot[2];
+    const f64 yk = y[k], yk1 = y[k + 1];
+    y[k] = c * yk + s * yk1;
+    y[k + 1] = -s * yk + c * yk1;
+  }
+  for (int k = n - 3; k >= 0; k--) apply_reflector(house + k * n, k + 1, n, beta[k], y);
+}
