@@ -53,10 +53,10 @@ export function scaleForNetwork(data: Float32Array): Float32Array {
 }
 
 /**
- * Crop margin around the bright voxels' box, mm (brainchop: 20 voxels). A 4 mm margin cuts the
- * network's voxels by a third on a 1 mm head (Dice 0.990 against the 20 mm crop) but leaves the
- * network too little context on brain-only (skull-stripped) images, which are then not recognised;
- * so the margin stays at brainchop's until the crop can tell the two apart.
+ * Crop margin around the bright voxels' box, mm (brainchop: 20 voxels). Every layer's instance
+ * normalisation runs over the whole crop, so a tighter crop changes the mask everywhere, and on
+ * brain-only (skull-stripped) images it leaves the network too little air to find the whole brain
+ * (README: masks, CPU inference).
  */
 export const CROP_PADDING_MM = 20;
 /** Vertex to below the cerebellum is under 150 mm in adults; the crop keeps 170 mm below the top of the head. */
