@@ -63,13 +63,15 @@ const S7_1 = Math.sin((2 * Math.PI) / 7), S7_2 = Math.sin((4 * Math.PI) / 7), S7
  * plan's buffers.
  */
 export class Fft {
-  readonly n: number;
   private readonly plan: BatchFft;
 
   constructor(n: number) {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`FFT length must be a positive integer, got ${n}`);
-    this.n = n;
     this.plan = new BatchFft(n, 1);
+  }
+
+  get n(): number {
+    return this.plan.n;
   }
 
   /** In-place forward (e^{-2πikt/n}) transform. */
