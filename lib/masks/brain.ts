@@ -16,7 +16,7 @@ export interface NetworkBrainOptions {
   /** Threads for CPU inference (default: every logical CPU). */
   cpuThreads?: number;
   executionProvider: ExecutionProvider;
-  /** Isotropic grid the network runs on, mm (1 = as trained; larger is faster, coarser). */
+  /** Isotropic grid the network runs on, mm (default NETWORK_GRID_MM; 1 = as trained; larger is faster, coarser). */
   gridMm?: number;
   /** Crop margin in mm around the bright voxels' box (brainchop: 20 voxels; default CROP_PADDING_MM). */
   cropPadding?: number;
@@ -59,6 +59,12 @@ export function scaleForNetwork(data: Float32Array): Float32Array {
  * (README: masks, CPU inference).
  */
 export const CROP_PADDING_MM = 20;
+/**
+ * Default network grid, mm: 5% coarser than the 1 mm the network was trained on, a scale within the
+ * spread of adult head sizes. It cuts the voxels, and so the CPU inference time, by about a tenth while
+ * the brain mask stays within Dice 0.99 of the 1 mm one (README: masks, CPU inference).
+ */
+export const NETWORK_GRID_MM = 1.05;
 /** Vertex to below the cerebellum is under 150 mm in adults; the crop keeps 170 mm below the top of the head. */
 export const MAX_HEIGHT_MM = 170;
 
@@ -134,7 +140,7 @@ function graphFor(modelsDir?: string, cacheDir?: string): Promise<MindgrabGraph>
 /** Brain mask of a RAS volume from MindGrab. */
 export async function networkBrainMask(vol: Volume, opts: NetworkBrainOptions): Promise<NetworkBrain> {
   const t0 = performance.now();
-  const gridMm = opts.gridMm ?? 1;
+  const gridMm = opts.gridMm ?? NETWORK_GRID_MM;
   const grid = isotropicGrid(vol.dims, vol.spacing, gridMm);
   const isoData = resampleLinear(vol.data, vol.dims, grid.dims, grid.toSourceScale, grid.toSourceOffset, 0);
   const scaled = scaleForNetwork(isoData);

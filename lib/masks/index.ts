@@ -8,7 +8,7 @@ import { ModelError } from '../models/errors.js';
 import { modelPresent } from '../models/store.js';
 import { requestedProvider, type ExecutionProvider } from '../models/session.js';
 import { detectBlur, maxElsewhereShare, BLUR_PARAMS } from './blur.js';
-import { networkBrainMask } from './brain.js';
+import { networkBrainMask, NETWORK_GRID_MM } from './brain.js';
 import { beyondPlanes, CUT_PARAMS, findCutPlanes, type Plane } from './cuts.js';
 import { fitFaceBlock, loadFacePrior } from './face-prior.js';
 import { headMask, HEAD_MASK_PARAMS, type HeadMask } from './head.js';
@@ -36,7 +36,7 @@ export interface MasksOptions {
   /** A dataset-shipped *_defacemask.nii.gz for this image. */
   defacemaskPath?: string;
   modality?: string;
-  /** Isotropic grid the network runs on, mm (default 1, as trained; tests use coarser grids). */
+  /** Isotropic grid the network runs on, mm (default NETWORK_GRID_MM, 1.05; 1 = as trained; tests use coarser grids). */
   networkGridMm?: number;
 }
 
@@ -532,7 +532,7 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
       fallbackReason: brain.fallbackReason,
       params: {
         brainMethod: brain.method,
-        networkGridMm: brain.method === 'mindgrab' ? (opts.networkGridMm ?? 1) : undefined,
+        networkGridMm: brain.method === 'mindgrab' ? (opts.networkGridMm ?? NETWORK_GRID_MM) : undefined,
         modality: opts.modality,
         head: HEAD_MASK_PARAMS,
         cuts: cutParams,
