@@ -37,13 +37,13 @@ const TARGET = { anonDice: 0.9, fbDice: 0.95, intactFalse: 0.005 };
  * other case is held to the targets. These are misses of issue #14, kept visible, not targets.
  */
 const ACHIEVED: Record<string, Partial<Record<CaseName, [boolean, number, number, number?]>>> = {
-  't1w_brainchop': { blur2: [true, 0.7, 0.95], blur2_noise: [false, 0, 0.95], blur4_noise: [true, 0.71, 0.95], skull_strip: [true, 0.83, 0.95] },
-  'philips_gre-fmapmag': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.64, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.84, 0.95] },
-  'philips_t1w': { blur2: [true, 0.54, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.8, 0.95] },
-  'siemens_t1w-hfdl': { blur2: [true, 0.48, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.81, 0.95], blur4_noise: [true, 0.6, 0.95], skull_strip: [true, 0.73, 0.92] },
-  'siemens_t1w-hfdr': { blur2: [true, 0.5, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.8, 0.95], blur4_noise: [true, 0.62, 0.95], skull_strip: [true, 0.7, 0.92] },
-  'siemens_t1w-hfp': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.67, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.83, 0.89] },
-  'siemens_t1w-hfs': { blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [true, 0.6, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.8, 0.89] },
+  't1w_brainchop': { blur2: [true, 0.7, 0.95], blur2_noise: [true, 0.69, 0.95], blur4_noise: [true, 0.71, 0.95], skull_strip: [true, 0.83, 0.95] },
+  'philips_gre-fmapmag': { blur2: [true, 0.56, 0.95], blur2_noise: [true, 0.31, 0.95], blur4: [true, 0.64, 0.95], blur4_noise: [true, 0.61, 0.95], skull_strip: [true, 0.84, 0.95] },
+  'philips_t1w': { blur2: [true, 0.54, 0.95], blur2_noise: [true, 0.41, 0.95], blur4: [true, 0.79, 0.95], blur4_noise: [true, 0.54, 0.95], skull_strip: [true, 0.8, 0.95] },
+  'siemens_t1w-hfdl': { blur2: [true, 0.48, 0.95], blur2_noise: [true, 0.28, 0.95], blur4: [true, 0.81, 0.95], blur4_noise: [true, 0.6, 0.95], skull_strip: [true, 0.73, 0.92] },
+  'siemens_t1w-hfdr': { blur2: [true, 0.5, 0.95], blur2_noise: [true, 0.22, 0.95], blur4: [true, 0.8, 0.95], blur4_noise: [true, 0.62, 0.95], skull_strip: [true, 0.7, 0.92] },
+  'siemens_t1w-hfp': { blur2: [true, 0.08, 0.95], blur2_noise: [true, 0.06, 0.95], blur4: [true, 0.67, 0.95], blur4_noise: [true, 0.11, 0.95], skull_strip: [true, 0.83, 0.89] },
+  'siemens_t1w-hfs': { blur2: [true, 0.35, 0.95], blur2_noise: [true, 0.26, 0.95], blur4: [true, 0.6, 0.95], blur4_noise: [true, 0.57, 0.95], skull_strip: [true, 0.8, 0.89] },
   'flair_slab': { face_block: [false, 0, 0.95], blur2: [false, 0, 0.95], blur2_noise: [false, 0, 0.95], blur4: [false, 0, 0.95], blur4_noise: [false, 0, 0.95], skull_strip: [true, 0.72, 0.95] },
 };
 
@@ -55,13 +55,21 @@ interface Row {
   anonDice: number;
   fbDice: number;
   falseShare?: number;
+  /** Which blur signal fired, and the face zone's share of wide skin edges over the rest of the scalp's. */
+  blurSignal?: string;
   seconds: number;
 }
 
 const rows: Row[] = [];
 
+function blurSignal(result: MasksResult): string | undefined {
+  const blur = (result.provenance.params.evidence as { blur?: { foundBy?: string; faceWideSkinShare: number; elsewhereWideSkinShare: number } }).blur;
+  if (!blur) return undefined;
+  return `blur by ${blur.foundBy ?? '-'}, wide skin ${blur.faceWideSkinShare.toFixed(2)} vs ${blur.elsewhereWideSkinShare.toFixed(2)}`;
+}
+
 function printTable(): void {
-  const lines = rows.map((r) => `${r.head.padEnd(26)} ${r.case.padEnd(12)} ${r.type.padEnd(15)} conf ${r.confidence.toFixed(2)}  anonDice ${Number.isNaN(r.anonDice) ? '  -  ' : r.anonDice.toFixed(3)}  fbDice ${r.fbDice.toFixed(3)}${r.falseShare !== undefined ? `  false ${(100 * r.falseShare).toFixed(2)}%` : ''}  ${r.seconds.toFixed(1)} s`);
+  const lines = rows.map((r) => `${r.head.padEnd(26)} ${r.case.padEnd(12)} ${r.type.padEnd(15)} conf ${r.confidence.toFixed(2)}  anonDice ${Number.isNaN(r.anonDice) ? '  -  ' : r.anonDice.toFixed(3)}  fbDice ${r.fbDice.toFixed(3)}${r.falseShare !== undefined ? `  false ${(100 * r.falseShare).toFixed(2)}%` : ''}  ${r.seconds.toFixed(1)} s${r.blurSignal ? `  ${r.blurSignal}` : ''}`);
   console.log(`      per-case figures (${FULL ? 'native grids' : 'heads finer than 1.5 mm block-averaged by 2 in-plane'}, network grid ${NETWORK_GRID_MM} mm):\n        ${lines.join('\n        ')}`);
 }
 
@@ -145,6 +153,7 @@ describe('masks over every shared head with every anonymization', function () {
             anonDice: truth ? dice(deface, truth) : NaN,
             fbDice: dice(fb, expectedFb),
             seconds,
+            blurSignal: blurSignal(result),
           };
           if (c === 'intact') row.falseShare = countSet(deface) / Math.max(1, countSet(refHead));
           rows.push(row);

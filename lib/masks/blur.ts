@@ -3,9 +3,10 @@
 // of it. Noise added over a blur refills the fine texture but not the edges: the strongest edge
 // near a voxel, on a lightly smoothed image, stays weak.
 import { ALL_AXES_EDGED, dilate, fillHoles, gaussianSmooth, largestComponent } from '../volume/morphology.js';
-import type { Dims, Vec3 } from '../volume/shape.js';
+import { countSet, type Dims, type Vec3 } from '../volume/shape.js';
 import { median, valuesIn } from '../volume/statistics.js';
 import { downsampleMean, resampleLinear, upsampleNearest } from './resample.js';
+import { detectWideSkin } from './skin-edges.js';
 import type { Volume } from './volume.js';
 
 export interface BlurParams {
@@ -50,9 +51,14 @@ export const BLUR_PARAMS: BlurParams = {
 
 export interface BlurFinding {
   detected: boolean;
+  /** Which signal found it: the lost texture and edges, or, where noise hides those, the widened skin edge. */
+  foundBy?: 'texture' | 'skin_edge';
   mask: Uint8Array;
   faceShare: number;
   elsewhereShare: number;
+  /** Share of wide skin edges in the face zone and elsewhere (skin-edges.ts). */
+  faceWideSkinShare: number;
+  elsewhereWideSkinShare: number;
   volumeMm3: number;
 }
 
@@ -172,12 +178,19 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   const region = new Uint8Array(vol.data.length);
   // Keep what holds anatomy or smeared signal; the untouched air around is not part of it.
   for (let i = 0; i < region.length; i++) region[i] = (fineShare[i] > params.voteShare || filled[i]) && (head[i] || vol.data[i] > min) ? 1 : 0;
-  let count = 0;
-  for (let i = 0; i < region.length; i++) count += region[i];
-  const volumeMm3 = count * vol.spacing[0] * vol.spacing[1] * vol.spacing[2];
+  const voxelMm3 = vol.spacing[0] * vol.spacing[1] * vol.spacing[2];
   const maxElsewhere = maxElsewhereShare(faceShare, params);
-  const detected = faceShare >= params.minFaceShare && elsewhereShare <= maxElsewhere && volumeMm3 >= params.minVolumeMm3;
-  return { detected, mask: region, faceShare, elsewhereShare, volumeMm3 };
+  const texture = faceShare >= params.minFaceShare && elsewhereShare <= maxElsewhere && countSet(region) * voxelMm3 >= params.minVolumeMm3;
+  // Noise added over a blur restores texture and lone strong gradients, but not the width of the
+  // skin's edge: the second signal, on the same coarse grid.
+  const skin = detectWideSkin(cVol, cHead, nearBrain, zone, searchZone, min);
+  const shares = { faceShare, elsewhereShare, faceWideSkinShare: skin.faceWideShare, elsewhereWideSkinShare: skin.elsewhereWideShare };
+  if (texture) return { detected: true, foundBy: 'texture', mask: region, ...shares, volumeMm3: countSet(region) * voxelMm3 };
+  const skinRegion = upsampleNearest(skin.region, cDims, vol.dims, f);
+  for (let i = 0; i < skinRegion.length; i++) skinRegion[i] &= head[i] || vol.data[i] > min ? 1 : 0;
+  const skinMm3 = countSet(skinRegion) * voxelMm3;
+  if (skin.detected && skinMm3 >= params.minVolumeMm3) return { detected: true, foundBy: 'skin_edge', mask: skinRegion, ...shares, volumeMm3: skinMm3 };
+  return { detected: false, mask: region, ...shares, volumeMm3: countSet(region) * voxelMm3 };
 }
 
 /** The most of the rest of the scalp that may be smooth when a face-zone share is smooth. */

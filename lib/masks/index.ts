@@ -12,6 +12,7 @@ import { networkBrainMask, NETWORK_GRID_MM } from './brain.js';
 import { beyondPlanes, CUT_PARAMS, findCutPlanes, type Plane } from './cuts.js';
 import { fitFaceBlock, loadFacePrior } from './face-prior.js';
 import { headMask, HEAD_MASK_PARAMS, type HeadMask } from './head.js';
+import { SKIN_EDGE_PARAMS } from './skin-edges.js';
 import { dilate, erode, largestComponent, openCross, squaredDistance } from '../volume/morphology.js';
 import { countSet as countOnes, voxelCount, type Dims, type Vec3 } from '../volume/shape.js';
 import { downsampleMean, resampleLinear } from './resample.js';
@@ -473,9 +474,19 @@ async function findAnonymization(vol: Volume, reo: Reorientation, head: HeadMask
     return { type: 'defaced', confidence, mask, evidence };
   }
   const blur = detectBlur(vol, head.mask, brain.mask, head.intensity.threshold, head.intensity.min);
-  evidence.blur = { faceShare: round(blur.faceShare, 3), elsewhereShare: round(blur.elsewhereShare, 3), volumeMl: round(blur.volumeMm3 / 1000) };
+  evidence.blur = {
+    foundBy: blur.foundBy,
+    faceShare: round(blur.faceShare, 3),
+    elsewhereShare: round(blur.elsewhereShare, 3),
+    faceWideSkinShare: round(blur.faceWideSkinShare, 3),
+    elsewhereWideSkinShare: round(blur.elsewhereWideSkinShare, 3),
+    volumeMl: round(blur.volumeMm3 / 1000),
+  };
   if (blur.detected) {
-    const confidence = clamp01(0.5 + (blur.faceShare - BLUR_PARAMS.minFaceShare) + (maxElsewhereShare(blur.faceShare) - blur.elsewhereShare));
+    const confidence =
+      blur.foundBy === 'skin_edge'
+        ? clamp01(0.5 + (blur.faceWideSkinShare - blur.elsewhereWideSkinShare - SKIN_EDGE_PARAMS.minWideShareGain))
+        : clamp01(0.5 + (blur.faceShare - BLUR_PARAMS.minFaceShare) + (maxElsewhereShare(blur.faceShare) - blur.elsewhereShare));
     return { type: 'blurred', confidence, mask: blur.mask, evidence };
   }
   if (planes.some((p) => p.kind === 'other')) warnings.push('flat_surface: a large flat facet that is neither a face-side cut nor the field of view edge');
@@ -524,7 +535,7 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
     anonymization: { type: finding.type, confidence: round(finding.confidence, 3), source: 'computed' },
     files: { defaceMask, fbMask },
     provenance: {
-      method: `${brain.method === 'mindgrab' ? 'mindgrab-onnx' : 'classical'}+threshold-head+cut-planes+blur-texture`,
+      method: `${brain.method === 'mindgrab' ? 'mindgrab-onnx' : 'classical'}+threshold-head+cut-planes+blur-texture+skin-edges`,
       version: MASKS_VERSION,
       modelSha256: brain.modelSha256,
       executionProvider: brain.executionProvider,
@@ -538,6 +549,7 @@ export async function computeMasks(imagePath: string, outDir: string, opts: Mask
         cuts: cutParams,
         workGridMm: prepared.factor.some((f) => f > 1) ? vol.spacing.map((v) => round(v, 3)) : undefined,
         blur: BLUR_PARAMS,
+        skinEdges: SKIN_EDGE_PARAMS,
         skullStrip: SKULL_STRIP_PARAMS,
         wouldBeHead: WOULD_BE_HEAD_PARAMS,
         evidence: finding.evidence,
