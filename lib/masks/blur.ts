@@ -1,10 +1,11 @@
 // Face blurring: a region on the face side where the tissue has lost its fine texture or its sharp
 // edges, compared with the rest of the scalp, often with intensity smeared out into the air in front
 // of it. Noise added over a blur refills the fine texture but not the edges: the strongest edge
-// near a voxel, on a lightly smoothed image, stays weak.
+// near a voxel, on a lightly smoothed image, stays weak. Where strong noise hides even that, the
+// skin's edge is still as wide as the blur (skin-edges.ts), which is the second signal.
 import { ALL_AXES_EDGED, dilate, fillHoles, gaussianSmooth, largestComponent } from '../volume/morphology.js';
 import { countSet, type Dims, type Vec3 } from '../volume/shape.js';
-import { median, valuesIn } from '../volume/statistics.js';
+import { flaggedShares, median, valuesIn } from '../volume/statistics.js';
 import { downsampleMean, resampleLinear, upsampleNearest } from './resample.js';
 import { detectWideSkin } from './skin-edges.js';
 import type { Volume } from './volume.js';
@@ -137,19 +138,9 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   for (let i = 0; i < n; i++)
     low[i] = level[i] - min > 0.5 * floor && (ratio[i] < params.lowFraction * reference || edge[i] < params.edgeFraction * edgeReference) ? 1 : 0;
 
-  let zoneTissue = 0, zoneLow = 0, elseTissue = 0, elseLow = 0;
-  for (let i = 0; i < n; i++) {
-    if (!cHead[i] || nearBrain[i]) continue;
-    if (zone[i]) {
-      zoneTissue++;
-      zoneLow += low[i];
-    } else {
-      elseTissue++;
-      elseLow += low[i];
-    }
-  }
-  const faceShare = zoneTissue ? zoneLow / zoneTissue : 0;
-  const elsewhereShare = elseTissue ? elseLow / elseTissue : 0;
+  const tissue = new Uint8Array(n);
+  for (let i = 0; i < n; i++) tissue[i] = cHead[i] && !nearBrain[i] ? 1 : 0;
+  const { inside: faceShare, outside: elsewhereShare } = flaggedShares(low, tissue, zone);
   const searchZone = dilate(zone, cDims, cSpacing, 15);
   // The blurred region: where most voxels with signal nearby are smooth (a neighbourhood vote is
   // steadier than single voxels, which can be smooth by chance or textured at the blend's edge).

@@ -5,7 +5,7 @@
 // and σ2 gives s whatever the edge's contrast, and averages the noise out.
 import { gaussianSmooth, largestComponent, squaredDistance } from '../volume/morphology.js';
 import type { Dims, Vec3 } from '../volume/shape.js';
-import { median } from '../volume/statistics.js';
+import { flaggedShares, median } from '../volume/statistics.js';
 import type { Volume } from './volume.js';
 
 export interface SkinEdgeParams {
@@ -99,22 +99,15 @@ export function detectWideSkin(vol: Volume, head: Uint8Array, nearBrain: Uint8Ar
   const elsewhereWidthMm = elsewhere.length ? median(Float64Array.from(elsewhere), { method: 'higher', float64: true }) : 0;
   const wide = new Float32Array(n);
   const edge = new Float32Array(n);
-  let face = 0, faceWide = 0, other = 0, otherWide = 0;
   for (let p = 0; p < n; p++) {
     if (Number.isNaN(widths[p])) continue;
     edge[p] = 1;
     wide[p] = widths[p] > elsewhereWidthMm + params.wideMarginMm ? 1 : 0;
-    if (zone[p]) {
-      face++;
-      faceWide += wide[p];
-    } else {
-      other++;
-      otherWide += wide[p];
-    }
   }
-  const faceWideShare = face ? faceWide / face : 0;
-  const elsewhereWideShare = other ? otherWide / other : 0;
-  const detected = face > 0 && faceWideShare - elsewhereWideShare >= params.minWideShareGain;
+  const shares = flaggedShares(wide, edge, zone);
+  const faceWideShare = shares.inside;
+  const elsewhereWideShare = shares.outside;
+  const detected = faceWideShare - elsewhereWideShare >= params.minWideShareGain;
   const region = new Uint8Array(n);
   if (detected) {
     const votes = gaussianSmooth(wide, vol.dims, vol.spacing, params.voteMm);

@@ -1,6 +1,22 @@
 // Robust statistics over voxel values: selection-based percentiles and medians, histograms and
 // Otsu's threshold.
 
+/** Share of the `member` voxels that are `flag`ged, inside `zone` and outside it (0 where there are none). */
+export function flaggedShares(flag: ArrayLike<number>, member: ArrayLike<number>, zone: Uint8Array): { inside: number; outside: number } {
+  let inside = 0, insideFlagged = 0, outside = 0, outsideFlagged = 0;
+  for (let i = 0; i < zone.length; i++) {
+    if (!member[i]) continue;
+    if (zone[i]) {
+      inside++;
+      if (flag[i]) insideFlagged++;
+    } else {
+      outside++;
+      if (flag[i]) outsideFlagged++;
+    }
+  }
+  return { inside: inside ? insideFlagged / inside : 0, outside: outside ? outsideFlagged / outside : 0 };
+}
+
 /** Values of `data` where `mask` is set, as a new array. */
 export function valuesIn(data: ArrayLike<number>, mask: Uint8Array): Float32Array {
   let n = 0;
