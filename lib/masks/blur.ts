@@ -171,17 +171,18 @@ export function detectBlur(vol: Volume, head: Uint8Array, brain: Uint8Array, thr
   for (let i = 0; i < region.length; i++) region[i] = (fineShare[i] > params.voteShare || filled[i]) && (head[i] || vol.data[i] > min) ? 1 : 0;
   const voxelMm3 = vol.spacing[0] * vol.spacing[1] * vol.spacing[2];
   const maxElsewhere = maxElsewhereShare(faceShare, params);
-  const texture = faceShare >= params.minFaceShare && elsewhereShare <= maxElsewhere && countSet(region) * voxelMm3 >= params.minVolumeMm3;
+  const regionMm3 = countSet(region) * voxelMm3;
+  const texture = faceShare >= params.minFaceShare && elsewhereShare <= maxElsewhere && regionMm3 >= params.minVolumeMm3;
   // Noise added over a blur restores texture and lone strong gradients, but not the width of the
   // skin's edge: the second signal, on the same coarse grid.
   const skin = detectWideSkin(cVol, cHead, nearBrain, zone, searchZone, min);
   const shares = { faceShare, elsewhereShare, faceWideSkinShare: skin.faceWideShare, elsewhereWideSkinShare: skin.elsewhereWideShare };
-  if (texture) return { detected: true, foundBy: 'texture', mask: region, ...shares, volumeMm3: countSet(region) * voxelMm3 };
+  if (texture) return { detected: true, foundBy: 'texture', mask: region, ...shares, volumeMm3: regionMm3 };
   const skinRegion = upsampleNearest(skin.region, cDims, vol.dims, f);
   for (let i = 0; i < skinRegion.length; i++) skinRegion[i] &= head[i] || vol.data[i] > min ? 1 : 0;
   const skinMm3 = countSet(skinRegion) * voxelMm3;
   if (skin.detected && skinMm3 >= params.minVolumeMm3) return { detected: true, foundBy: 'skin_edge', mask: skinRegion, ...shares, volumeMm3: skinMm3 };
-  return { detected: false, mask: region, ...shares, volumeMm3: countSet(region) * voxelMm3 };
+  return { detected: false, mask: region, ...shares, volumeMm3: regionMm3 };
 }
 
 /** The most of the rest of the scalp that may be smooth when a face-zone share is smooth. */

@@ -29,8 +29,6 @@ export interface SkinEdgeFinding {
   /** Share of wide skin edges in the face zone and over the rest of the scalp. */
   faceWideShare: number;
   elsewhereWideShare: number;
-  /** Median skin-edge width over the rest of the scalp, mm. */
-  elsewhereWidthMm: number;
   detected: boolean;
   /** The blurred region: the tissue under the wide face skin and the smeared air in front of it. */
   region: Uint8Array;
@@ -129,5 +127,5 @@ export function detectWideSkin(vol: Volume, head: Uint8Array, nearBrain: Uint8Ar
       }
     }
   }
-  return { faceWideShare, elsewhereWideShare, elsewhereWidthMm, detected, region };
+  return { faceWideShare, elsewhereWideShare, detected, region };
 }
